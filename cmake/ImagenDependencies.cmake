@@ -1,0 +1,26 @@
+# Third-party packages, all from Debian 12 (installed by ./run).
+find_package(Threads REQUIRED)
+find_package(absl REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(prometheus-cpp REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(CLI11 QUIET)
+find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS headers)
+find_package(OpenSSL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(Protobuf REQUIRED)  # must precede ONNX
+find_package(gRPC REQUIRED)
+find_package(ONNX REQUIRED)
+find_package(dnnl REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips-cpp)
+find_package(GTest REQUIRED)
+include(GoogleTest)
+
+# Boost.Asio/Beast compile settings used by every target that includes them.
+add_library(imagen_boost INTERFACE)
+target_link_libraries(imagen_boost INTERFACE Boost::headers Threads::Threads)
+target_compile_definitions(imagen_boost INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
