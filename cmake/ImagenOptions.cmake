@@ -8,7 +8,9 @@ if(IMAGEN_WERROR)
 endif()
 if(IMAGEN_SANITIZE)
   target_compile_options(imagen_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
-                                                -fno-sanitize-recover=undefined)
+                                                -fno-sanitize-recover=undefined
+                                                # GCC's flow analysis gives false positives under ASan.
+                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
   target_link_options(imagen_flags INTERFACE -fsanitize=address,undefined)
 endif()
 if(IMAGEN_THREAD_SAFETY)

@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "cmd/admin_key.h"
+#include "cmd/commands.h"
 #include "cmd/listen_address.h"
+#include "cmd/server_flags.h"
 #include "cmd/signals.h"
 #include "common/env.h"
 #include "common/logging.h"
@@ -105,6 +107,26 @@ int RunServe(const Config& config) {
   server.Stop(absl::Seconds(config.GetDouble("server.shutdown_grace_seconds")));
   spdlog::info("stopped");
   return 0;
+}
+
+void AddServeCommand(CLI::App& app, int* rc) {
+  CLI::App* cmd = app.add_subcommand("serve", "All-in-one server: REST API, workers, in-process inference");
+  auto flags = std::make_shared<ServerFlags>();
+  flags->Attach(cmd);
+  cmd->callback([rc, flags] {
+    auto config = flags->Load();
+    if (!config.ok()) {
+      fmt::print(stderr, "imagen serve: {}\n", config.status().message());
+      *rc = 2;
+      return;
+    }
+    if (absl::Status s = InitLogging({config->GetString("log.level"), config->GetBool("log.json")}); !s.ok()) {
+      fmt::print(stderr, "imagen serve: {}\n", s.message());
+      *rc = 2;
+      return;
+    }
+    *rc = RunServe(*config);
+  });
 }
 
 }  // namespace imagen
