@@ -1,0 +1,119 @@
+#include "engine/kernel.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace imagen::engine {
+
+std::string_view BackendName(Backend backend) {
+  switch (backend) {
+    case Backend::kReference:
+      return "reference";
+    case Backend::kDnnl:
+      return "dnnl";
+    case Backend::kCuda:
+      return "cuda";
+  }
+  return "?";
+}
+
+std::shared_ptr<void> RunContext::Take(size_t bytes) {
+  // Best fit among pooled blocks that are large enough but not wastefully so.
+  size_t best = free_.size();
+  for (size_t i = 0; i < free_.size(); ++i) {
+    if (free_[i].bytes >= bytes && free_[i].bytes <= 2 * bytes + 4096 &&
+        (best == free_.size() || free_[i].bytes < free_[best].bytes)) {
+      best = i;
+    }
+  }
+  if (best < free_.size()) {
+    std::shared_ptr<void> b = std::move(free_[best].buffer);
+    pooled_bytes_ -= free_[best].bytes;
+    free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+    return b;
+  }
+  const size_t rounded = ((bytes == 0 ? 1 : bytes) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  return std::shared_ptr<void>(p, [rounded](void* q) {
+    (void)rounded;
+    std::free(q);
+  });
+}
+
+Tensor RunContext::Allocate(DataType type, const Shape& shape) {
+  const size_t bytes = static_cast<size_t>(std::max<int64_t>(NumElements(shape), 0)) * DataTypeSize(type);
+  std::shared_ptr<void> b = Take(bytes);
+  void* data = b.get();
+  return Tensor::Wrap(type, shape, data, std::move(b));
+}
+
+Tensor RunContext::AllocateZeroed(DataType type, const Shape& shape) {
+  Tensor t = Allocate(type, shape);
+  if (t.bytes()) std::memset(t.raw(), 0, t.bytes());
+  return t;
+}
+
+std::shared_ptr<void> RunContext::Scratch(size_t bytes) { return Take(bytes); }
+
+void RunContext::Release(Tensor&& t) {
+  if (!t.unique() || !t.is_plain() || t.raw() != t.buffer().get()) return;
+  // Blocks keep the size they were asked for (a lower bound of capacity).
+  free_.push_back(Block{t.bytes(), t.buffer()});
+  pooled_bytes_ += t.bytes();
+  t = Tensor();
+}
+
+void KernelRegistry::Register(const std::string& op_type, Backend backend, KernelFactory factory) {
+  entries_.push_back(Entry{op_type, backend, std::move(factory)});
+}
+
+const KernelRegistry& KernelRegistry::Global() {
+  static const KernelRegistry* registry = [] {
+    auto* r = new KernelRegistry();
+    RegisterAllKernels(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> KernelRegistry::Create(const KernelInit& init,
+                                                               std::span<const Backend> order) const {
+  bool known = false;
+  for (Backend backend : order) {
+    for (const Entry& e : entries_) {
+      if (e.backend != backend || e.op_type != init.node.op_type) continue;
+      known = true;
+      absl::StatusOr<std::unique_ptr<Kernel>> k = e.factory(init);
+      if (k.ok()) return k;
+      if (k.status().code() != absl::StatusCode::kUnimplemented) {
+        return absl::Status(k.status().code(), "node '" + init.node.name + "' (" + init.node.op_type +
+                                                   "): " + std::string(k.status().message()));
+      }
+    }
+  }
+  if (!known) {
+    return absl::UnimplementedError("node '" + init.node.name + "': unsupported op '" +
+                                    (init.node.domain.empty() ? "" : init.node.domain + ":") + init.node.op_type + "'");
+  }
+  return absl::UnimplementedError("node '" + init.node.name + "' (" + init.node.op_type +
+                                  "): no backend supports its attributes or inputs");
+}
+
+bool KernelRegistry::Has(const std::string& op_type, Backend backend) const {
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const Entry& e) { return e.op_type == op_type && e.backend == backend; });
+}
+
+std::vector<std::string> KernelRegistry::Ops(Backend backend) const {
+  std::vector<std::string> ops;
+  for (const Entry& e : entries_) {
+    if (e.backend == backend) ops.push_back(e.op_type);
+  }
+  std::sort(ops.begin(), ops.end());
+  ops.erase(std::unique(ops.begin(), ops.end()), ops.end());
+  return ops;
+}
+
+}  // namespace imagen::engine
