@@ -95,8 +95,8 @@ vips::VImage ToSrgb8(vips::VImage image) {
     image = image.colourspace(VIPS_INTERPRETATION_sRGB);
   }
   if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
-  if (image.bands() == 1) image = image.bandjoin({image, image});
-  if (image.bands() == 2) image = image[0].bandjoin({image[0], image[0], image[1]});
+  if (image.bands() == 1) image = vips::VImage::bandjoin({image, image, image});
+  if (image.bands() == 2) image = vips::VImage::bandjoin({image[0], image[0], image[0], image[1]});
   if (image.bands() > 4) image = image.extract_band(0, vips::VImage::option()->set("n", 4));
   return image;
 }

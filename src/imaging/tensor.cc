@@ -54,7 +54,7 @@ absl::StatusOr<vips::VImage> FromPlanarFloat(const std::string& data, int channe
     }
   }
   return VipsTry(absl::StatusCode::kInternal, "building image", [&] {
-    vips::VImage img = vips::VImage::new_from_memory(px.data(), px.size(), width, height, channels, VIPS_FORMAT_UCHAR);
+    vips::VImage img = ImageFromMemoryCopy(px.data(), px.size(), width, height, channels, VIPS_FORMAT_UCHAR);
     img = img.copy(vips::VImage::option()->set("interpretation",
                                                channels >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W));
     return img.copy_memory();
@@ -68,8 +68,7 @@ absl::StatusOr<vips::VImage> FloatPlane(const std::string& data, int height, int
     return absl::InternalError(absl::StrCat("model output has ", data.size(), " bytes; expected ", n * 4));
   }
   return VipsTry(absl::StatusCode::kInternal, "building mask", [&] {
-    vips::VImage img =
-        vips::VImage::new_from_memory(const_cast<char*>(data.data()), data.size(), width, height, 1, VIPS_FORMAT_FLOAT);
+    vips::VImage img = ImageFromMemoryCopy(data.data(), data.size(), width, height, 1, VIPS_FORMAT_FLOAT);
     return img.copy_memory();
   });
 }

@@ -15,6 +15,12 @@ namespace imagen::imaging {
 // Calls VIPS_INIT once per process (later calls return the first result).
 absl::Status EnsureVips();
 
+// A new image owning a copy of `data` (VImage::new_from_memory only borrows
+// it, and copy_memory() of a memory image is the same borrowed image).
+// Throws vips::VError; call inside VipsTry.
+vips::VImage ImageFromMemoryCopy(const void* data, size_t size, int width, int height, int bands,
+                                 VipsBandFormat format);
+
 // Status for a libvips failure while doing `what`. libvips reports bad input
 // data (truncated, corrupt) and internal trouble alike, so the caller says
 // which code fits; `detail` is the libvips message, trimmed.

@@ -75,8 +75,9 @@ VImage Grain(int width, int height, uint64_t seed, double sigma) {
     noise[i] = static_cast<float>(r * std::cos(kTwoPi * u2));
     if (i + 1 < noise.size()) noise[i + 1] = static_cast<float>(r * std::sin(kTwoPi * u2));
   }
-  VImage img = VImage::new_from_memory(noise.data(), noise.size() * sizeof(float), width, height, 1, VIPS_FORMAT_FLOAT)
-                   .copy_memory();
+  VImage img =
+      imaging::ImageFromMemoryCopy(noise.data(), noise.size() * sizeof(float), width, height, 1, VIPS_FORMAT_FLOAT)
+          .copy_memory();
   // Film grain is clumpy, not per-pixel.
   return img.gaussblur(0.7, VImage::option()->set("precision", VIPS_PRECISION_FLOAT));
 }
