@@ -1,0 +1,74 @@
+// The threads around the batch policy: a dispatcher thread that applies
+// DecideNextBatch to the queue whenever it changes, an instance becomes free
+// or a decided wake-up time arrives (so expired requests are rejected when
+// they expire), and one worker thread per model instance. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "serving/batch_policy.h"
+#include "serving/inference_request.h"
+
+namespace imagen::serving {
+
+struct QueuedRequest {
+  InferRequest request;
+  InferCallback done;
+  QueuedItem item;
+  int64_t start_us = 0;  // arrival at the model, monotonic micros
+  int64_t dequeue_us = 0;
+};
+
+using Batch = std::vector<std::unique_ptr<QueuedRequest>>;
+
+class Scheduler {
+ public:
+  using ExecuteFn = std::function<void(int instance, Batch batch)>;
+  using RejectFn = std::function<void(std::unique_ptr<QueuedRequest>, absl::Status)>;
+
+  Scheduler(BatchPolicy policy, int instances, ExecuteFn execute, RejectFn reject, Clock* clock);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request. Unavailable "Exceeds maximum queue size" when its
+  // priority level holds `max_queue_size` (>0) requests; Unavailable once
+  // stopping. On error the request is returned untouched through `*r`.
+  absl::Status Enqueue(std::unique_ptr<QueuedRequest>* r, uint32_t max_queue_size);
+  // Refuses new requests, runs everything queued, joins the threads.
+  void Stop();
+  size_t queued() const;
+
+ private:
+  struct Slot {
+    Batch work;
+    bool busy = false;
+    absl::CondVar cv;
+  };
+  void Dispatch();
+  void Work(int instance);
+
+  const BatchPolicy policy_;
+  ExecuteFn execute_;
+  RejectFn reject_;
+  Clock* clock_;
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::vector<std::unique_ptr<QueuedRequest>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Slot>> slots_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool exit_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread dispatcher_;
+  std::vector<std::thread> workers_;
+  bool joined_ = false;
+};
+
+}  // namespace imagen::serving
