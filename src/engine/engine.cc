@@ -5,6 +5,7 @@
 #include "common/status_macros.h"
 #include "common/string_view.h"
 #include "engine/executor.h"
+#include "engine/ncnn_importer.h"
 #include "engine/onnx_importer.h"
 
 namespace imagen::engine {
@@ -23,7 +24,11 @@ absl::StatusOr<std::shared_ptr<const Model>> LoadModel(const std::string& path, 
     if (!g.ok()) return absl::Status(g.status().code(), path + ": " + std::string(g.status().message()));
     graph = *std::move(g);
   } else if (absl::EndsWith(path, ".param")) {
-    return absl::UnimplementedError(path + ": the ncnn importer is not built yet");
+    const std::string bin = path.substr(0, path.size() - 6) + ".bin";
+    ASSIGN_OR_RETURN(NcnnModel ncnn, LoadNcnnModel(path, bin));
+    absl::StatusOr<Graph> g = ImportNcnn(ncnn);
+    if (!g.ok()) return absl::Status(g.status().code(), path + ": " + std::string(g.status().message()));
+    graph = *std::move(g);
   } else {
     return absl::InvalidArgumentError(path + ": unknown model format (expected .onnx or .param)");
   }

@@ -7,6 +7,8 @@
 
 #include "common/status_macros.h"
 #include "engine/constant_folding.h"
+#include "engine/passes_fusion.h"
+#include "engine/passes_precision.h"
 
 namespace imagen::engine {
 
@@ -16,8 +18,12 @@ absl::StatusOr<std::shared_ptr<const CompiledModel>> CompiledModel::Compile(Grap
   model->threads_ = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (model->threads_ <= 0) model->threads_ = 1;
   RETURN_IF_ERROR(graph.TopoSort());
+  RETURN_IF_ERROR(ComputeHalfInFloat(graph));  // fp16 activations run in fp32 (passes_precision.h)
   if (options.fold_constants) RETURN_IF_ERROR(FoldConstants(graph));
   graph.RemoveDeadNodes();
+  if (std::find(options.backends.begin(), options.backends.end(), Backend::kDnnl) != options.backends.end()) {
+    RETURN_IF_ERROR(FuseConvPostOps(graph));  // oneDNN post-ops (passes_fusion.h)
+  }
 
   for (ValueId id : graph.inputs) {
     const Value& v = graph.values[static_cast<size_t>(id)];

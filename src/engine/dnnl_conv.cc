@@ -1,0 +1,314 @@
+#include "engine/dnnl_conv.h"
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "engine/dnnl_common.h"
+
+namespace imagen::engine {
+namespace {
+
+using dnnl::memory;
+using dnnl_util::Guard;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+struct PostOp {
+  std::string kind;
+  float alpha = 0.f;
+  float beta = 0.f;
+  int input = -1;  // input index of the PRelu slope / Sum addend
+};
+
+struct ConvParams {
+  int64_t group = 1;
+  std::vector<int64_t> strides{1, 1}, dilations{1, 1}, pads{0, 0, 0, 0}, kernel{0, 0};
+  std::string auto_pad = "NOTSET";
+  std::vector<PostOp> post_ops;
+};
+
+absl::StatusOr<ConvParams> ReadParams(const KernelInit& init) {
+  const Attributes& a = init.node.attrs;
+  ConvParams p;
+  ASSIGN_OR_RETURN(p.group, a.GetInt("group", 1));
+  ASSIGN_OR_RETURN(p.strides, a.GetInts("strides", std::vector<int64_t>{1, 1}));
+  ASSIGN_OR_RETURN(p.dilations, a.GetInts("dilations", std::vector<int64_t>{1, 1}));
+  ASSIGN_OR_RETURN(p.pads, a.GetInts("pads", std::vector<int64_t>{0, 0, 0, 0}));
+  ASSIGN_OR_RETURN(p.auto_pad, a.GetString("auto_pad", std::string("NOTSET")));
+  if (p.strides.size() != 2 || p.dilations.size() != 2 || p.pads.size() != 4) {
+    return absl::UnimplementedError("oneDNN Conv handles 2-D convolutions only");
+  }
+  if (init.node.op_type == kFusedConvOp) {
+    std::vector<std::string> kinds;
+    if (auto it = a.all().find("post_ops"); it != a.all().end()) {
+      const auto* v = std::get_if<std::vector<std::string>>(&it->second);
+      if (v == nullptr) return absl::InvalidArgumentError("FusedConv: post_ops must be a list of strings");
+      kinds = *v;
+    }
+    ASSIGN_OR_RETURN(std::vector<float> alphas, a.GetFloats("post_alphas", std::vector<float>{}));
+    ASSIGN_OR_RETURN(std::vector<float> betas, a.GetFloats("post_betas", std::vector<float>{}));
+    int next_input = 3;
+    for (size_t i = 0; i < kinds.size(); ++i) {
+      PostOp op{kinds[i], i < alphas.size() ? alphas[i] : 0.f, i < betas.size() ? betas[i] : 0.f, -1};
+      if (op.kind == "PRelu" || op.kind == "Sum")
+        op.input = next_input++;
+      else if (op.kind != "Relu" && op.kind != "LeakyRelu" && op.kind != "Sigmoid" && op.kind != "Linear" &&
+               op.kind != "Clip") {
+        return absl::InvalidArgumentError(absl::StrCat("FusedConv: unknown post-op '", op.kind, "'"));
+      }
+      p.post_ops.push_back(op);
+    }
+  }
+  return p;
+}
+
+// One compiled configuration: input layout and shape → primitive.
+struct Compiled {
+  memory::desc src_in;  // the layout the input arrived in
+  memory::dims src_dims;
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  memory weights;
+  Shape out_shape;
+  std::vector<memory::dims> sum_dims;  // the Add operands' dims, in order
+  int inplace_sum = -1;                // post-op index done as an in-place sum
+};
+
+class DnnlConvKernel : public Kernel {
+ public:
+  DnnlConvKernel(ConvParams p, Tensor weights, Tensor bias, std::vector<Tensor> slopes, bool fast)
+      : p_(std::move(p)),
+        weights_(std::move(weights)),
+        bias_(std::move(bias)),
+        slopes_(std::move(slopes)),
+        fast_(fast) {}
+
+  bool AcceptsOpaqueLayout() const override { return true; }
+
+  absl::Status Forward(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) const override {
+    return Guard("Conv", [&]() -> absl::Status {
+      if (in.empty() || in[0].rank() != 4) return absl::InvalidArgumentError("Conv: input must be 4-D");
+      if (in[0].dim(1) != weights_.dim(1) * p_.group) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Conv: input has ", in[0].dim(1), " channels, weights expect ", weights_.dim(1) * p_.group));
+      }
+      ASSIGN_OR_RETURN(memory::desc src_desc, dnnl_util::DescOf(in[0]));
+      std::vector<memory::dims> sum_dims;
+      for (const PostOp& op : p_.post_ops) {
+        if (op.kind != "Sum") continue;
+        if (static_cast<size_t>(op.input) >= in.size() || in[op.input].empty()) {
+          return absl::InvalidArgumentError("FusedConv: missing Add operand");
+        }
+        sum_dims.push_back(dnnl_util::ToDims(in[op.input].shape()));
+      }
+      ASSIGN_OR_RETURN(std::shared_ptr<const Compiled> c, GetCompiled(in[0], src_desc, sum_dims));
+      dnnl::stream s(dnnl_util::Engine());
+      Tensor src_keep;
+      ASSIGN_OR_RETURN(memory src, dnnl_util::AsLayout(in[0], c->pd.src_desc(), s, &src_keep, ctx));
+      Tensor dst_t = dnnl_util::NewTensor(c->pd.dst_desc(), c->out_shape, ctx);
+      memory dst(c->pd.dst_desc(), dnnl_util::Engine(), dst_t.raw());
+      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_DST, dst}};
+      memory bias_m;
+      if (!bias_.empty()) {
+        bias_m = memory({{weights_.dim(0)}, dt::f32, tag::a}, dnnl_util::Engine(), const_cast<void*>(bias_.raw()));
+        args[DNNL_ARG_BIAS] = bias_m;
+      }
+      std::vector<memory> extra;
+      std::vector<Tensor> keep;
+      extra.reserve(p_.post_ops.size());
+      size_t slope_i = 0;
+      for (size_t i = 0; i < p_.post_ops.size(); ++i) {
+        const PostOp& op = p_.post_ops[i];
+        if (op.kind == "Sum" && static_cast<int>(i) == c->inplace_sum) {
+          ASSIGN_OR_RETURN(memory add, dnnl_util::MemoryOf(in[op.input]));
+          dnnl::reorder(add, dst).execute(s, add, dst);
+        } else if (op.kind == "Sum") {
+          ASSIGN_OR_RETURN(Tensor plain, ToPlain(in[op.input]));
+          extra.emplace_back(dnnl_util::PlainDesc(dnnl_util::ToDims(plain.shape()), dt::f32), dnnl_util::Engine(),
+                             plain.raw());
+          keep.push_back(std::move(plain));
+          args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(i)) | DNNL_ARG_SRC_1] = extra.back();
+        } else if (op.kind == "PRelu") {
+          const Tensor& sl = slopes_[slope_i++];
+          extra.emplace_back(memory::desc({1, sl.size(), 1, 1}, dt::f32, tag::abcd), dnnl_util::Engine(),
+                             const_cast<void*>(sl.raw()));
+          args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(i)) | DNNL_ARG_WEIGHTS] = extra.back();
+        }
+      }
+      std::shared_ptr<void> scratch = ctx.Scratch(c->pd.scratchpad_desc().get_size());
+      memory scratch_m(c->pd.scratchpad_desc(), dnnl_util::Engine(), scratch.get());
+      args[DNNL_ARG_SCRATCHPAD] = scratch_m;
+      c->prim.execute(s, args);
+      s.wait();
+      out[0] = std::move(dst_t);
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  absl::StatusOr<std::shared_ptr<const Compiled>> GetCompiled(const Tensor& x, const memory::desc& src_desc,
+                                                              const std::vector<memory::dims>& sum_dims) const {
+    const memory::dims dims = dnnl_util::ToDims(x.shape());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& c : cache_) {
+        if (c->src_dims == dims && c->src_in == src_desc && c->sum_dims == sum_dims) return c;
+      }
+    }
+    auto c = std::make_shared<Compiled>();
+    c->src_in = src_desc;
+    c->src_dims = dims;
+    c->sum_dims = sum_dims;
+    const int64_t n = x.dim(0), ih = x.dim(2), iw = x.dim(3);
+    const int64_t oc = weights_.dim(0), kh = weights_.dim(2), kw = weights_.dim(3);
+    int64_t pad_t = p_.pads[0], pad_l = p_.pads[1], pad_b = p_.pads[2], pad_r = p_.pads[3];
+    const int64_t ekh = (kh - 1) * p_.dilations[0] + 1, ekw = (kw - 1) * p_.dilations[1] + 1;
+    if (p_.auto_pad == "SAME_UPPER" || p_.auto_pad == "SAME_LOWER") {
+      auto same = [&](int64_t in, int64_t s, int64_t ek, int64_t* b, int64_t* e) {
+        int64_t outd = (in + s - 1) / s;
+        int64_t total = std::max<int64_t>(0, (outd - 1) * s + ek - in);
+        *b = p_.auto_pad == "SAME_UPPER" ? total / 2 : (total + 1) / 2;
+        *e = total - *b;
+      };
+      same(ih, p_.strides[0], ekh, &pad_t, &pad_b);
+      same(iw, p_.strides[1], ekw, &pad_l, &pad_r);
+    } else if (p_.auto_pad == "VALID") {
+      pad_t = pad_l = pad_b = pad_r = 0;
+    }
+    const int64_t oh = (ih + pad_t + pad_b - ekh) / p_.strides[0] + 1;
+    const int64_t ow = (iw + pad_l + pad_r - ekw) / p_.strides[1] + 1;
+    if (oh <= 0 || ow <= 0) return absl::InvalidArgumentError("Conv: output would be empty");
+    c->out_shape = {n, oc, oh, ow};
+
+    memory::dims wdims = p_.group == 1 ? memory::dims{oc, weights_.dim(1), kh, kw}
+                                       : memory::dims{p_.group, oc / p_.group, weights_.dim(1), kh, kw};
+    memory::desc src_any(dims, dt::f32, tag::any), dst_any({n, oc, oh, ow}, dt::f32, tag::any);
+    memory::desc w_any(wdims, dt::f32, tag::any);
+    memory::desc b_md = bias_.empty() ? memory::desc() : memory::desc({oc}, dt::f32, tag::a);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::post_ops ops;
+    size_t sum_k = 0;
+    const memory::dims out_dims{n, oc, oh, ow};
+    for (size_t i = 0; i < p_.post_ops.size(); ++i) {
+      const PostOp& op = p_.post_ops[i];
+      if (op.kind == "Relu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      if (op.kind == "LeakyRelu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f);
+      if (op.kind == "Sigmoid") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+      if (op.kind == "Linear") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, 0.f);
+      if (op.kind == "Clip") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, op.alpha, op.beta);
+      if (op.kind == "Sum") {
+        const memory::dims& ad = sum_dims[sum_k++];
+        if (ad == out_dims && c->inplace_sum < 0) {
+          c->inplace_sum = static_cast<int>(i);
+          ops.append_sum(1.f);
+        } else {
+          bool ok = ad.size() == 4;
+          for (size_t d = 0; ok && d < 4; ++d) ok = ad[d] == out_dims[d] || ad[d] == 1;
+          if (!ok) return absl::InvalidArgumentError("FusedConv: the Add operand does not broadcast to the output");
+          ops.append_binary(dnnl::algorithm::binary_add, dnnl_util::PlainDesc(ad, dt::f32));
+        }
+      }
+      if (op.kind == "PRelu") ops.append_prelu(1 << 1);
+    }
+    attr.set_post_ops(ops);
+    const memory::dims strides{p_.strides[0], p_.strides[1]};
+    const memory::dims dil{p_.dilations[0] - 1, p_.dilations[1] - 1};
+    const memory::dims pl{pad_t, pad_l}, pr{pad_b, pad_r};
+    bool made = false;
+    if (fast_ && kh == 3 && kw == 3 && p_.group == 1 && strides == memory::dims{1, 1} && dil == memory::dims{0, 0}) {
+      try {
+        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
+                                          src_any, w_any, b_md, dst_any, strides, dil, pl, pr);
+        c->pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_util::Engine());
+        made = true;
+      } catch (const dnnl::error&) {
+        made = false;  // no Winograd implementation for this shape: direct below
+      }
+    }
+    if (!made) {
+      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                        src_any, w_any, b_md, dst_any, strides, dil, pl, pr);
+      c->pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_util::Engine());
+    }
+    c->prim = dnnl::convolution_forward(c->pd);
+    c->weights = WeightsFor(c->pd.weights_desc(), wdims);
+    std::lock_guard<std::mutex> lock(mu_);
+    cache_.push_back(c);
+    return std::shared_ptr<const Compiled>(c);
+  }
+
+  // Weights reordered into `want`, shared between configurations.
+  memory WeightsFor(const memory::desc& want, const memory::dims& wdims) const {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [d, m] : weights_cache_) {
+        if (d == want) return m;
+      }
+    }
+    memory src(dnnl_util::PlainDesc(wdims, dt::f32), dnnl_util::Engine(), const_cast<void*>(weights_.raw()));
+    memory dst(want, dnnl_util::Engine());
+    dnnl::stream s(dnnl_util::Engine());
+    dnnl::reorder(src, dst).execute(s, src, dst);
+    s.wait();
+    std::lock_guard<std::mutex> lock(mu_);
+    weights_cache_.emplace_back(want, dst);
+    return dst;
+  }
+
+  ConvParams p_;
+  Tensor weights_, bias_;
+  std::vector<Tensor> slopes_;  // one per PRelu post-op
+  bool fast_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::shared_ptr<Compiled>> cache_;
+  mutable std::vector<std::pair<memory::desc, memory>> weights_cache_;
+};
+
+absl::StatusOr<std::unique_ptr<Kernel>> MakeConv(const KernelInit& init) {
+  ASSIGN_OR_RETURN(ConvParams p, ReadParams(init));
+  const Tensor* w = init.constant(1);
+  if (w == nullptr) return absl::UnimplementedError("oneDNN Conv needs constant weights");
+  if (w->dtype() != DataType::kFloat32 || w->rank() != 4)
+    return absl::UnimplementedError("oneDNN Conv: 4-D fp32 weights");
+  if (p.group < 1 || w->dim(0) % p.group != 0) return absl::InvalidArgumentError("Conv: bad group");
+  Tensor bias;
+  if (init.node.inputs.size() > 2 && init.node.inputs[2] != kNoValue) {
+    const Tensor* b = init.constant(2);
+    if (b == nullptr) return absl::UnimplementedError("oneDNN Conv needs a constant bias");
+    if (b->size() != w->dim(0)) return absl::InvalidArgumentError("Conv: bias size does not match the weights");
+    bias = *b;
+  }
+  std::vector<Tensor> slopes;
+  for (const PostOp& op : p.post_ops) {
+    if (op.kind != "PRelu") continue;
+    const Tensor* s = init.constant(static_cast<size_t>(op.input));
+    if (s == nullptr || s->dtype() != DataType::kFloat32)
+      return absl::UnimplementedError("PRelu slope must be constant");
+    if (s->size() == w->dim(0)) {
+      slopes.push_back(*s);
+    } else if (s->size() == 1) {  // broadcast a shared slope per channel
+      Tensor full(DataType::kFloat32, {w->dim(0)});
+      for (int64_t k = 0; k < w->dim(0); ++k) full.data<float>()[k] = s->data<float>()[0];
+      slopes.push_back(full);
+    } else {
+      return absl::UnimplementedError("PRelu slope must have 1 or C elements");
+    }
+  }
+  return std::unique_ptr<Kernel>(
+      new DnnlConvKernel(std::move(p), *w, bias, std::move(slopes), init.precision == Precision::kFast));
+}
+
+}  // namespace
+
+void RegisterDnnlConvKernels(KernelRegistry& registry) {
+  registry.Register("Conv", Backend::kDnnl, MakeConv);
+  registry.Register(kFusedConvOp, Backend::kDnnl, MakeConv);
+}
+
+}  // namespace imagen::engine
