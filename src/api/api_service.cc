@@ -1,0 +1,494 @@
+#include "api/api_service.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "api/image_check.h"
+#include "api/job_json.h"
+#include "api/multipart.h"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/this_coro.hpp"
+#include "boost/asio/use_awaitable.hpp"
+#include "common/string_view.h"
+#include "jobs/api_keys.h"
+#include "jobs/crypto.h"
+#include "jobs/http_client.h"
+
+namespace imagen::api {
+
+namespace bh = http::beast_http;
+using http::Status;
+
+namespace {
+
+http::Response Err(const http::Request& req, Status status, std::string_view code, std::string_view message) {
+  return http::ErrorResponse(req, status, code, message);
+}
+// The message of a failed Status, as std::string_view.
+std::string_view Msg(const absl::Status& s) { return ToStd(s.message()); }
+
+http::Response WithRetryAfter(http::Response res, int seconds) {
+  res.set(bh::field::retry_after, std::to_string(std::max(1, seconds)));
+  return res;
+}
+
+boost::asio::awaitable<void> SleepMs(int ms) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  boost::asio::steady_timer timer(ex, std::chrono::milliseconds(ms));
+  co_await timer.async_wait(boost::asio::use_awaitable);
+}
+
+// "respond-async, wait=10" -> 10 seconds.
+std::optional<int64_t> PreferWait(std::string_view prefer) {
+  for (absl::string_view token : absl::StrSplit(ToAbsl(prefer), absl::ByAnyChar(",;"))) {
+    token = absl::StripAsciiWhitespace(token);
+    if (absl::StartsWithIgnoreCase(token, "wait=")) {
+      int64_t n = 0;
+      if (absl::SimpleAtoi(token.substr(5), &n) && n >= 0) return n;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string RouteLabel(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/api/v1/operations" ||
+      path == "/api/v1/jobs" || path == "/api/v1/admin/dead-letter") {
+    return std::string(path);
+  }
+  if (absl::StartsWith(ToAbsl(path), "/api/v1/images/")) return std::string(path);
+  if (absl::StartsWith(ToAbsl(path), "/api/v1/jobs/")) {
+    std::string_view rest = path.substr(13);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return "/api/v1/jobs/{id}";
+    std::string_view tail = rest.substr(slash);
+    if (tail == "/result" || tail == "/events") return absl::StrCat("/api/v1/jobs/{id}", ToAbsl(tail));
+  }
+  if (absl::StartsWith(ToAbsl(path), "/api/v1/admin/jobs/")) return "/api/v1/admin/jobs/{id}/replay";
+  return "other";
+}
+
+ApiService::ApiService(jobs::JobStore* store, jobs::BlobStore* blobs, jobs::JobEvents* events,
+                       const ops::OpRegistry* registry, ApiOptions options)
+    : store_(store),
+      blobs_(blobs),
+      events_(events),
+      registry_(registry),
+      options_(std::move(options)),
+      limiter_(store->clock()) {}
+
+std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& req, http::Response* error) {
+  auto it = req.find(bh::field::authorization);
+  if (it == req.end()) {
+    *error = Err(req, Status::unauthorized, "unauthenticated", "missing 'Authorization: Bearer <key>' header");
+    error->set(bh::field::www_authenticate, "Bearer");
+    return std::nullopt;
+  }
+  std::string_view value = it->value();
+  if (value.size() < 8 || !absl::EqualsIgnoreCase(ToAbsl(value.substr(0, 7)), "Bearer ")) {
+    *error = Err(req, Status::unauthorized, "unauthenticated", "Authorization must be 'Bearer <key>'");
+    error->set(bh::field::www_authenticate, "Bearer");
+    return std::nullopt;
+  }
+  std::string token(absl::StripAsciiWhitespace(ToAbsl(value.substr(7))));
+  auto key = store_->FindKeyByHash(jobs::HashApiKey(token));
+  if (!key.ok()) {
+    *error = http::StatusResponse(req, key.status());
+    return std::nullopt;
+  }
+  if (!*key) {
+    *error = Err(req, Status::unauthorized, "unauthenticated", "unknown API key");
+    error->set(bh::field::www_authenticate, "Bearer error=\"invalid_token\"");
+    return std::nullopt;
+  }
+  return Caller{**key};
+}
+
+std::optional<jobs::Job> ApiService::OwnJob(const http::Request& req, const Caller& caller, const std::string& id,
+                                            http::Response* error) {
+  auto job = store_->Get(id);
+  if (!job.ok()) {
+    *error = absl::IsNotFound(job.status()) ? Err(req, Status::not_found, "not_found", "job '" + id + "' not found")
+                                            : http::StatusResponse(req, job.status());
+    return std::nullopt;
+  }
+  // Another key's job is indistinguishable from a missing one.
+  if (job->key_id != caller.key.id && !caller.key.admin) {
+    *error = Err(req, Status::not_found, "not_found", "job '" + id + "' not found");
+    return std::nullopt;
+  }
+  return *job;
+}
+
+http::Response ApiService::JobResponse(const http::Request& req, Status status, const jobs::Job& job) {
+  std::vector<jobs::WebhookDelivery> deliveries;
+  if (!job.webhook_url.empty()) {
+    auto d = store_->DeliveriesForJob(job.id);
+    if (d.ok()) deliveries = std::move(*d);
+  }
+  return http::JsonResponse(req, status, JobToJson(job, deliveries).dump());
+}
+
+void ApiService::Register(http::Router& router) {
+  std::vector<std::string> routes;
+  for (const ops::Operation* op : registry_->List()) {
+    routes.push_back(op->spec().route);
+    router.Add(
+        http::Verb::post, "/api/v1/images/" + op->spec().route,
+        [this, op](http::Request& req, http::RequestContext&, http::ResponseStream&) { return Submit(op, req); });
+  }
+  // The platform's public routes answer even before their operation is installed.
+  for (const char* route : {"upscale", "enhance", "style/comic", "style/aged", "background/remove"}) {
+    if (std::find(routes.begin(), routes.end(), route) != routes.end()) continue;
+    std::string r = route;
+    router.AddSync(http::Verb::post, "/api/v1/images/" + r,
+                   [r](const http::Request& req, const http::RequestContext&) -> http::Response {
+                     return Err(
+                         req, Status::not_found, "operation_unavailable",
+                         "no operation serves /api/v1/images/" + r + " in this server (see GET /api/v1/operations)");
+                   });
+  }
+  router.AddSync(http::Verb::get, "/api/v1/operations",
+                 [this](const http::Request& req, const http::RequestContext&) -> http::Response {
+                   return http::JsonResponse(req, Status::ok, registry_->ToJson().dump());
+                 });
+  router.Add(http::Verb::get, "/api/v1/jobs/{id}",
+             [this](http::Request& req, http::RequestContext& ctx, http::ResponseStream&) { return GetJob(req, ctx); });
+  router.AddSync(http::Verb::get, "/api/v1/jobs/{id}/result",
+                 [this](const http::Request& req, const http::RequestContext& ctx) { return GetResult(req, ctx); });
+  router.AddSync(http::Verb::delete_, "/api/v1/jobs/{id}",
+                 [this](const http::Request& req, const http::RequestContext& ctx) { return Cancel(req, ctx); });
+  router.AddSync(http::Verb::get, "/api/v1/jobs",
+                 [this](const http::Request& req, const http::RequestContext& ctx) { return ListJobs(req, ctx); });
+  router.Add(http::Verb::get, "/api/v1/jobs/{id}/events",
+             [this](http::Request& req, http::RequestContext& ctx, http::ResponseStream& stream) {
+               return Events(req, ctx, stream);
+             });
+  router.AddSync(http::Verb::get, "/api/v1/admin/dead-letter",
+                 [this](const http::Request& req, const http::RequestContext& ctx) { return ListDead(req, ctx); });
+  router.AddSync(http::Verb::post, "/api/v1/admin/jobs/{id}/replay",
+                 [this](const http::Request& req, const http::RequestContext& ctx) { return Replay(req, ctx); });
+}
+
+boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* op, http::Request& req) {
+  int64_t t0 = Clock::Real()->NowMicros();
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) co_return error;
+
+  double rate = caller->key.rate > 0 ? caller->key.rate : options_.default_rate;
+  auto decision = limiter_.Acquire(caller->key.id, rate, std::max(1.0, rate * options_.burst_seconds));
+  if (!decision.allowed) {
+    int secs = static_cast<int>(std::ceil(absl::ToDoubleSeconds(decision.retry_after)));
+    co_return WithRetryAfter(Err(req, Status::too_many_requests, "rate_limited",
+                                 absl::StrCat("rate limit of ", rate, " requests/s exceeded for this key")),
+                             secs);
+  }
+
+  auto parts = ParseMultipart(req[bh::field::content_type], req.body());
+  if (!parts.ok()) co_return Err(req, Status::bad_request, "malformed_multipart", Msg(parts.status()));
+
+  std::map<std::string, std::string> params;
+  const Part* image = nullptr;
+  std::string webhook_url;
+  int priority = 0;
+  std::optional<double> deadline_seconds;
+  for (const Part& p : *parts) {
+    if (p.name == "image") {
+      if (image != nullptr)
+        co_return Err(req, Status::bad_request, "malformed_multipart", "more than one 'image' part");
+      image = &p;
+      continue;
+    }
+    std::string value(p.data);
+    if (p.name == "webhook_url") {
+      webhook_url = value;
+    } else if (p.name == "priority") {
+      if (!absl::SimpleAtoi(ToAbsl(value), &priority) || priority < -100 || priority > 100) {
+        co_return Err(req, Status::unprocessable_entity, "invalid_parameter",
+                      "parameter 'priority': expected an integer in [-100, 100], got '" + value + "'");
+      }
+    } else if (p.name == "deadline_seconds") {
+      double d = 0;
+      if (!absl::SimpleAtod(ToAbsl(value), &d) || !(d > 0) || d > 7 * 86400) {
+        co_return Err(req, Status::unprocessable_entity, "invalid_parameter",
+                      "parameter 'deadline_seconds': expected a number in (0, 604800], got '" + value + "'");
+      }
+      deadline_seconds = d;
+    } else {
+      if (params.count(p.name) > 0) {
+        co_return Err(req, Status::bad_request, "malformed_multipart", "field '" + p.name + "' given twice");
+      }
+      params[p.name] = value;
+    }
+  }
+  if (image == nullptr) co_return Err(req, Status::bad_request, "missing_image", "multipart field 'image' is required");
+
+  auto values = ops::ValidateParams(op->spec().params, params);
+  if (!values.ok()) co_return Err(req, Status::unprocessable_entity, "invalid_parameter", Msg(values.status()));
+
+  auto info = CheckImage(image->data, options_.image);
+  if (!info.ok()) {
+    bool too_big = absl::IsOutOfRange(info.status());
+    co_return Err(req, too_big ? Status::unprocessable_entity : Status::bad_request,
+                  too_big ? "image_too_large" : "invalid_image", Msg(info.status()));
+  }
+
+  if (!webhook_url.empty()) {
+    auto url = jobs::ParseUrl(webhook_url);
+    if (!url.ok()) co_return Err(req, Status::unprocessable_entity, "invalid_webhook_url", Msg(url.status()));
+    auto target = jobs::CheckTarget(*url, options_.webhook_policy);
+    if (!target.ok()) co_return Err(req, Status::unprocessable_entity, "invalid_webhook_url", Msg(target.status()));
+  }
+
+  auto depth = store_->QueueDepth();
+  if (!depth.ok()) co_return http::StatusResponse(req, depth.status());
+  if (*depth >= options_.max_queue_depth) {
+    co_return WithRetryAfter(Err(req, Status::service_unavailable, "queue_full",
+                                 absl::StrCat("the job queue is full (", *depth, " queued); retry later")),
+                             options_.retry_after_seconds);
+  }
+
+  nlohmann::json params_json = params;  // the texts as given; workers re-validate
+  std::string input_sha = jobs::Sha256Hex(image->data);
+  std::string idem_key;
+  if (auto it = req.find("Idempotency-Key"); it != req.end()) {
+    idem_key = std::string(it->value());
+    if (idem_key.empty() || idem_key.size() > 255) {
+      co_return Err(req, Status::bad_request, "invalid_idempotency_key", "Idempotency-Key must be 1-255 characters");
+    }
+  }
+  std::string request_hash =
+      jobs::Sha256Hex(absl::StrCat(op->spec().name, "\n", params_json.dump(), "\n", input_sha, "\n", webhook_url, "\n",
+                                   priority, "\n", deadline_seconds ? std::to_string(*deadline_seconds) : ""));
+
+  auto ref = blobs_->PutInput(image->data);
+  if (!ref.ok()) {
+    co_return Err(req, Status::insufficient_storage, "storage_error",
+                  absl::StrCat("cannot store the upload: ", ref.status().message()));
+  }
+  jobs::NewJob nj;
+  nj.key_id = caller->key.id;
+  nj.operation = op->spec().name;
+  nj.params_json = params_json.dump();
+  nj.input_ref = *ref;
+  nj.input_type = info->mime_type;
+  nj.priority = priority;
+  nj.max_attempts = options_.max_attempts;
+  absl::Duration deadline = deadline_seconds ? absl::Seconds(*deadline_seconds) : options_.default_deadline;
+  nj.deadline = store_->clock()->Now() + deadline;
+  nj.webhook_url = webhook_url;
+  nj.idempotency_key = idem_key;
+  nj.request_hash = request_hash;
+  auto created = store_->Create(nj);
+  if (!created.ok()) {
+    if (absl::IsAlreadyExists(created.status())) {
+      co_return Err(req, Status::conflict, "idempotency_conflict", Msg(created.status()));
+    }
+    co_return http::StatusResponse(req, created.status());
+  }
+  const jobs::Job job = created->job;
+  if (on_submit_) on_submit_(static_cast<double>(Clock::Real()->NowMicros() - t0) / 1e6);
+
+  if (auto wait = PreferWait(req["Prefer"]); wait && *wait > 0) {
+    co_await WaitForJob(job.id, absl::Seconds(std::min(*wait, options_.max_wait_seconds)));
+    auto now = store_->Get(job.id);
+    if (now.ok() && jobs::IsTerminal(now->state)) {
+      http::Response res = JobResponse(req, Status::ok, *now);
+      res.set("Preference-Applied", "wait=" + std::to_string(*wait));
+      res.set(bh::field::location, "/api/v1/jobs/" + job.id);
+      co_return res;
+    }
+  }
+  nlohmann::json body = {{"job_id", job.id}, {"status", jobs::JobStateName(job.state)}};
+  http::Response res = http::JsonResponse(req, Status::accepted, body.dump());
+  res.set(bh::field::location, "/api/v1/jobs/" + job.id);
+  co_return res;
+}
+
+boost::asio::awaitable<void> ApiService::WaitForJob(const std::string& id, absl::Duration wait) {
+  absl::Time deadline = absl::Now() + wait;
+  while (absl::Now() < deadline) {
+    auto snap = events_->Get(id);
+    if (snap && jobs::IsTerminal(snap->state)) co_return;
+    co_await SleepMs(10);
+  }
+}
+
+boost::asio::awaitable<http::Response> ApiService::GetJob(http::Request& req, http::RequestContext& ctx) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) co_return error;
+  auto job = OwnJob(req, *caller, ctx.path_params["id"], &error);
+  if (!job) co_return error;
+  if (auto wait = PreferWait(req["Prefer"]); wait && *wait > 0 && !jobs::IsTerminal(job->state)) {
+    co_await WaitForJob(job->id, absl::Seconds(std::min(*wait, options_.max_wait_seconds)));
+    auto again = store_->Get(job->id);
+    if (again.ok()) job = *again;
+  }
+  co_return JobResponse(req, Status::ok, *job);
+}
+
+http::Response ApiService::GetResult(const http::Request& req, const http::RequestContext& ctx) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) return error;
+  auto job = OwnJob(req, *caller, ctx.path_params.at("id"), &error);
+  if (!job) return error;
+  if (job->state != jobs::JobState::kSucceeded) {
+    std::string msg = absl::StrCat("job ", job->id, " is ", jobs::JobStateName(job->state), "; no result");
+    if (!job->error_code.empty()) absl::StrAppend(&msg, " (", job->error_code, ": ", job->error_message, ")");
+    return Err(req, Status::conflict, "result_not_available", msg);
+  }
+  auto bytes = blobs_->GetResult(job->result_ref);
+  if (!bytes.ok()) {
+    return Err(req, Status::gone, "result_gone",
+               absl::StrCat("the result is no longer stored: ", bytes.status().message()));
+  }
+  std::string type = job->result_type.empty() ? "application/octet-stream" : job->result_type;
+  http::Response res = http::MakeResponse(req, Status::ok, std::move(*bytes), type);
+  res.set(bh::field::cache_control, "private, max-age=3600");
+  return res;
+}
+
+http::Response ApiService::Cancel(const http::Request& req, const http::RequestContext& ctx) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) return error;
+  auto job = OwnJob(req, *caller, ctx.path_params.at("id"), &error);
+  if (!job) return error;
+  auto after = store_->Cancel(job->id);
+  if (!after.ok()) return http::StatusResponse(req, after.status());
+  return JobResponse(req, after->state == jobs::JobState::kRunning ? Status::accepted : Status::ok, *after);
+}
+
+http::Response ApiService::ListJobs(const http::Request& req, const http::RequestContext& ctx) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) return error;
+  std::optional<jobs::JobState> state;
+  if (auto it = ctx.query.find("status"); it != ctx.query.end() && !it->second.empty()) {
+    auto s = jobs::ParseJobState(it->second);
+    if (!s.ok()) return Err(req, Status::bad_request, "invalid_argument", Msg(s.status()));
+    state = *s;
+  }
+  int limit = 50;
+  if (auto it = ctx.query.find("limit"); it != ctx.query.end()) {
+    if (!absl::SimpleAtoi(ToAbsl(it->second), &limit) || limit < 1 || limit > options_.max_list_limit) {
+      return Err(req, Status::bad_request, "invalid_argument",
+                 absl::StrCat("limit must be an integer in [1, ", options_.max_list_limit, "]"));
+    }
+  }
+  int64_t cursor = 0;
+  if (auto it = ctx.query.find("cursor"); it != ctx.query.end() && !it->second.empty()) {
+    if (!absl::SimpleAtoi(ToAbsl(it->second), &cursor) || cursor < 0) {
+      return Err(req, Status::bad_request, "invalid_argument", "cursor must be a value from next_cursor");
+    }
+  }
+  auto jobs = store_->List(caller->key.id, state, limit + 1, cursor);
+  if (!jobs.ok()) return http::StatusResponse(req, jobs.status());
+  nlohmann::json list = nlohmann::json::array();
+  for (int i = 0; i < static_cast<int>(jobs->size()) && i < limit; ++i) list.push_back(JobToJson((*jobs)[i]));
+  nlohmann::json body = {{"jobs", list}, {"next_cursor", nullptr}};
+  if (static_cast<int>(jobs->size()) > limit) body["next_cursor"] = std::to_string((*jobs)[limit - 1].seq);
+  return http::JsonResponse(req, Status::ok, body.dump());
+}
+
+namespace {
+std::string SseEvent(const jobs::Job& j) {
+  nlohmann::json data = {{"job_id", j.id}, {"status", jobs::JobStateName(j.state)}, {"progress", j.progress}};
+  if (!j.error_code.empty()) data["error"] = {{"code", j.error_code}, {"message", j.error_message}};
+  if (j.state == jobs::JobState::kSucceeded) data["result_url"] = "/api/v1/jobs/" + j.id + "/result";
+  return absl::StrCat("event: ", jobs::IsTerminal(j.state) ? "done" : "state", "\ndata: ", data.dump(), "\n\n");
+}
+}  // namespace
+
+boost::asio::awaitable<http::Response> ApiService::Events(http::Request& req, http::RequestContext& ctx,
+                                                          http::ResponseStream& stream) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) co_return error;
+  auto job = OwnJob(req, *caller, ctx.path_params["id"], &error);
+  if (!job) co_return error;
+  http::Response head{Status::ok, req.version()};
+  head.set(bh::field::content_type, "text/event-stream");
+  head.set(bh::field::cache_control, "no-cache");
+  if (!co_await stream.Begin(std::move(head))) co_return http::Response{};
+  std::string id = job->id;
+  if (!co_await stream.Write(SseEvent(*job))) co_return http::Response{};
+  uint64_t seen = 0;
+  if (auto snap = events_->Get(id)) seen = snap->version;
+  jobs::JobState last_state = job->state;
+  double last_progress = job->progress;
+  int since_check_ms = 0;
+  int since_write_ms = 0;
+  while (!jobs::IsTerminal(last_state) && !stream.stopping()) {
+    co_await SleepMs(25);
+    since_check_ms += 25;
+    since_write_ms += 25;
+    auto snap = events_->Get(id);
+    bool changed = snap && snap->version != seen;
+    // Re-read the store on a change, and once a second in case another
+    // process changed the job.
+    if (!changed && since_check_ms < 1000) continue;
+    since_check_ms = 0;
+    if (snap) seen = snap->version;
+    auto now = store_->Get(id);
+    if (!now.ok()) break;
+    if (now->state != last_state || now->progress != last_progress) {
+      last_state = now->state;
+      last_progress = now->progress;
+      since_write_ms = 0;
+      if (!co_await stream.Write(SseEvent(*now))) break;
+    } else if (since_write_ms >= 15000) {
+      since_write_ms = 0;
+      if (!co_await stream.Write(": keep-alive\n\n")) break;
+    }
+  }
+  co_return http::Response{};
+}
+
+http::Response ApiService::ListDead(const http::Request& req, const http::RequestContext& ctx) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) return error;
+  if (!caller->key.admin)
+    return Err(req, Status::forbidden, "permission_denied", "the dead-letter queue is admin-only");
+  int limit = 100;
+  if (auto it = ctx.query.find("limit"); it != ctx.query.end()) {
+    if (!absl::SimpleAtoi(ToAbsl(it->second), &limit) || limit < 1 || limit > 1000) {
+      return Err(req, Status::bad_request, "invalid_argument", "limit must be an integer in [1, 1000]");
+    }
+  }
+  auto dead = store_->ListDead(limit);
+  if (!dead.ok()) return http::StatusResponse(req, dead.status());
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& j : *dead) {
+    nlohmann::json o = JobToJson(j);
+    o["key_id"] = j.key_id;
+    list.push_back(o);
+  }
+  return http::JsonResponse(req, Status::ok, nlohmann::json{{"jobs", list}}.dump());
+}
+
+http::Response ApiService::Replay(const http::Request& req, const http::RequestContext& ctx) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) return error;
+  if (!caller->key.admin) return Err(req, Status::forbidden, "permission_denied", "replay is admin-only");
+  auto job = store_->Replay(ctx.path_params.at("id"));
+  if (!job.ok()) {
+    if (absl::IsFailedPrecondition(job.status())) return Err(req, Status::conflict, "not_dead", Msg(job.status()));
+    return http::StatusResponse(req, job.status());
+  }
+  return JobResponse(req, Status::ok, *job);
+}
+
+}  // namespace imagen::api

@@ -1,0 +1,69 @@
+// The public REST API under /api/v1: job submission (multipart upload per
+// operation route), job status, result download, cancel, listing, SSE events,
+// the operations catalogue and the admin dead-letter endpoints. Handlers do
+// one or two short store calls each and never wait on a worker, except
+// `Prefer: wait=N` and SSE, which poll without blocking the I/O thread.
+// Register once before serving; handlers are thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "api/api_options.h"
+#include "http/router.h"
+#include "jobs/blob_store.h"
+#include "jobs/job_events.h"
+#include "jobs/job_store.h"
+#include "jobs/rate_limiter.h"
+#include "ops/registry.h"
+
+namespace imagen::api {
+
+class ApiService {
+ public:
+  ApiService(jobs::JobStore* store, jobs::BlobStore* blobs, jobs::JobEvents* events, const ops::OpRegistry* registry,
+             ApiOptions options);
+
+  // Adds every /api/v1 route to `router`.
+  void Register(http::Router& router);
+  // Called on each accepted submission with the submit handler's own time.
+  void SetSubmitObserver(std::function<void(double seconds)> fn) { on_submit_ = std::move(fn); }
+
+ private:
+  struct Caller {
+    jobs::ApiKey key;
+  };
+  // 401 response in `error` when the bearer key is missing or unknown.
+  std::optional<Caller> Authenticate(const http::Request& req, http::Response* error);
+  // The caller's job, or a 404 response (also for another key's job).
+  std::optional<jobs::Job> OwnJob(const http::Request& req, const Caller& caller, const std::string& id,
+                                  http::Response* error);
+
+  boost::asio::awaitable<http::Response> Submit(const ops::Operation* op, http::Request& req);
+  boost::asio::awaitable<http::Response> GetJob(http::Request& req, http::RequestContext& ctx);
+  http::Response GetResult(const http::Request& req, const http::RequestContext& ctx);
+  http::Response Cancel(const http::Request& req, const http::RequestContext& ctx);
+  http::Response ListJobs(const http::Request& req, const http::RequestContext& ctx);
+  boost::asio::awaitable<http::Response> Events(http::Request& req, http::RequestContext& ctx,
+                                                http::ResponseStream& stream);
+  http::Response ListDead(const http::Request& req, const http::RequestContext& ctx);
+  http::Response Replay(const http::Request& req, const http::RequestContext& ctx);
+  // Waits (polling the event hub) until `id` is terminal or `wait` passed.
+  boost::asio::awaitable<void> WaitForJob(const std::string& id, absl::Duration wait);
+  http::Response JobResponse(const http::Request& req, http::Status status, const jobs::Job& job);
+
+  jobs::JobStore* store_;
+  jobs::BlobStore* blobs_;
+  jobs::JobEvents* events_;
+  const ops::OpRegistry* registry_;
+  ApiOptions options_;
+  jobs::RateLimiter limiter_;
+  std::function<void(double)> on_submit_;
+};
+
+// The route pattern of a request target for metrics labels, e.g.
+// "/api/v1/jobs/{id}/result"; "other" for unknown paths.
+std::string RouteLabel(std::string_view target);
+
+}  // namespace imagen::api

@@ -1,0 +1,65 @@
+#include "api/job_json.h"
+
+namespace imagen::api {
+
+std::string IsoTime(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone()); }
+
+static nlohmann::json OptTime(const std::optional<absl::Time>& t) {
+  if (!t) return nullptr;
+  return IsoTime(*t);
+}
+
+nlohmann::json JobToJson(const jobs::Job& job) {
+  std::string base = "/api/v1/jobs/" + job.id;
+  nlohmann::json params = nlohmann::json::parse(job.params_json, nullptr, false);
+  if (params.is_discarded()) params = nlohmann::json::object();
+  nlohmann::json j = {{"job_id", job.id},
+                      {"status", jobs::JobStateName(job.state)},
+                      {"operation", job.operation},
+                      {"parameters", params},
+                      {"priority", job.priority},
+                      {"attempts", job.attempts},
+                      {"max_attempts", job.max_attempts},
+                      {"progress", job.progress},
+                      {"created_at", IsoTime(job.created_at)},
+                      {"updated_at", IsoTime(job.updated_at)},
+                      {"started_at", OptTime(job.started_at)},
+                      {"finished_at", OptTime(job.finished_at)},
+                      {"deadline_at", OptTime(job.deadline_at)},
+                      {"cancel_requested", job.cancel_requested},
+                      {"input", {{"sha256", job.input_ref}, {"content_type", job.input_type}}},
+                      {"links", {{"self", base}, {"events", base + "/events"}}}};
+  if (job.state == jobs::JobState::kQueued && job.attempts > 0) j["next_attempt_at"] = IsoTime(job.run_after);
+  if (!job.error_code.empty()) {
+    j["error"] = {{"code", job.error_code}, {"message", job.error_message}};
+  } else {
+    j["error"] = nullptr;
+  }
+  if (job.state == jobs::JobState::kSucceeded) {
+    j["links"]["result"] = base + "/result";
+    j["result"] = {{"url", base + "/result"}, {"content_type", job.result_type}};
+  }
+  return j;
+}
+
+nlohmann::json JobToJson(const jobs::Job& job, const std::vector<jobs::WebhookDelivery>& deliveries) {
+  nlohmann::json j = JobToJson(job);
+  if (!job.webhook_url.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& d : deliveries) {
+      list.push_back(
+          {{"id", d.msg_id},
+           {"event", d.event},
+           {"state", jobs::DeliveryStateName(d.state)},
+           {"attempts", d.attempts},
+           {"last_status", d.last_status},
+           {"last_error", d.last_error},
+           {"next_attempt_at", d.state == jobs::DeliveryState::kPending ? nlohmann::json(IsoTime(d.next_attempt_at))
+                                                                        : nlohmann::json(nullptr)}});
+    }
+    j["webhook"] = {{"url", job.webhook_url}, {"deliveries", list}};
+  }
+  return j;
+}
+
+}  // namespace imagen::api

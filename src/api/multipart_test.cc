@@ -1,0 +1,128 @@
+#include "api/multipart.h"
+
+#include "api/api_service.h"
+#include "api/image_check.h"
+#include "gtest/gtest.h"
+
+namespace imagen::api {
+namespace {
+
+const char* kType = "multipart/form-data; boundary=XyZ";
+
+TEST(MultipartTest, ParsesFieldsAndFiles) {
+  std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"scale\"\r\n\r\n4\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a b.png\"\r\n"
+      "Content-Type: image/png\r\n\r\n\x89PNG\r\n--X-not-a-boundary\r\n"
+      "--XyZ--\r\n";
+  auto parts = ParseMultipart(kType, body);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  ASSERT_EQ(parts->size(), 2u);
+  EXPECT_EQ((*parts)[0].name, "scale");
+  EXPECT_EQ((*parts)[0].data, "4");
+  EXPECT_EQ((*parts)[1].name, "image");
+  EXPECT_EQ((*parts)[1].filename, "a b.png");
+  EXPECT_EQ((*parts)[1].content_type, "image/png");
+  EXPECT_EQ((*parts)[1].data, "\x89PNG\r\n--X-not-a-boundary");
+}
+
+TEST(MultipartTest, QuotedBoundaryAndPreamble) {
+  std::string body = "preamble\r\n--a:b\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--a:b--";
+  auto parts = ParseMultipart("multipart/form-data; charset=utf-8; boundary=\"a:b\"", body);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].name, "x");
+}
+
+TEST(MultipartTest, MalformedBodiesNameTheProblem) {
+  struct Case {
+    std::string type, body, expect;
+  } cases[] = {
+      {"application/json", "{}", "multipart/form-data"},
+      {"multipart/form-data", "", "no boundary"},
+      {kType, "garbage", "no opening boundary"},
+      {kType, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue", "closing boundary"},
+      {kType, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"", "not terminated"},
+      {kType, "--XyZ\r\nBogus header\r\n\r\nx\r\n--XyZ--", "malformed multipart header"},
+      {kType, "--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--", "no Content-Disposition"},
+      {kType, "--XyZ\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--XyZ--", "not form-data"},
+      {kType, "--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--", "no name"},
+      {kType, "--XyZ--", "no parts"},
+      {kType, "--XyZjunk", "CRLF"},
+  };
+  for (const auto& c : cases) {
+    auto parts = ParseMultipart(c.type, c.body);
+    ASSERT_FALSE(parts.ok()) << c.body;
+    EXPECT_EQ(parts.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(parts.status().message()).find(c.expect), std::string::npos)
+        << parts.status().message() << " / expected: " << c.expect;
+  }
+}
+
+TEST(MultipartTest, TooManyParts) {
+  std::string body;
+  for (int i = 0; i < 10; ++i) body += "--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n";
+  body += "--XyZ--";
+  EXPECT_FALSE(ParseMultipart(kType, body, 5).ok());
+  EXPECT_TRUE(ParseMultipart(kType, body, 10).ok());
+}
+
+// A valid 1x1 PNG.
+std::string Png1x1() {
+  static const unsigned char k[] = {0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+                                    0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+                                    0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
+                                    0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99,
+                                    0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+  return std::string(reinterpret_cast<const char*>(k), sizeof(k));
+}
+
+TEST(ImageCheckTest, SniffsPngAndDetectsTruncation) {
+  auto info = SniffImage(Png1x1());
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->format, "png");
+  EXPECT_EQ(info->width, 1u);
+  EXPECT_EQ(info->height, 1u);
+  std::string cut = Png1x1().substr(0, 50);
+  auto t = SniffImage(cut);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(std::string(t.status().message()).find("truncated"), std::string::npos);
+  auto not_image = SniffImage("hello world, not an image");
+  ASSERT_FALSE(not_image.ok());
+  EXPECT_NE(std::string(not_image.status().message()).find("not an image"), std::string::npos);
+  EXPECT_FALSE(SniffImage("").ok());
+}
+
+TEST(ImageCheckTest, JpegHeaderAndEoi) {
+  // SOI, SOF0 (8-bit, 300x200, 1 component), SOS, data, EOI.
+  std::string jpeg = {'\xff', '\xd8', '\xff', '\xc0', 0, 11, 8, 0, '\xc8', 1, 0x2c, 1, 1, 0x11,   0,
+                      '\xff', '\xda', 0,      8,      1, 1,  0, 0, 0x3f,   0, 1,    2, 3, '\xff', '\xd9'};
+  auto info = SniffImage(jpeg);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->width, 300u);
+  EXPECT_EQ(info->height, 200u);
+  EXPECT_FALSE(SniffImage(jpeg.substr(0, jpeg.size() - 2)).ok());
+}
+
+TEST(ImageCheckTest, LimitsApply) {
+  ImageLimits limits;
+  limits.max_pixels = 0;
+  auto big = CheckImage(Png1x1(), limits);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kOutOfRange);
+  limits = {};
+  limits.formats = {"jpeg"};
+  auto fmt = CheckImage(Png1x1(), limits);
+  ASSERT_FALSE(fmt.ok());
+  EXPECT_NE(std::string(fmt.status().message()).find("not accepted"), std::string::npos);
+}
+
+TEST(RouteLabelTest, CollapsesIds) {
+  EXPECT_EQ(RouteLabel("/api/v1/jobs/job_123"), "/api/v1/jobs/{id}");
+  EXPECT_EQ(RouteLabel("/api/v1/jobs/job_123/result"), "/api/v1/jobs/{id}/result");
+  EXPECT_EQ(RouteLabel("/api/v1/jobs?status=queued"), "/api/v1/jobs");
+  EXPECT_EQ(RouteLabel("/healthz"), "/healthz");
+  EXPECT_EQ(RouteLabel("/random/thing"), "other");
+}
+
+}  // namespace
+}  // namespace imagen::api

@@ -1,0 +1,30 @@
+// Creating API keys: a random bearer token ("imk_" + 256 bits), stored only
+// as its SHA-256, with a per-key webhook secret. The token and secret are
+// returned once to be shown to the user. Thread-safe.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "jobs/job_store.h"
+
+namespace imagen::jobs {
+
+struct CreatedKey {
+  std::string token;  // the bearer token, shown once
+  ApiKey record;
+};
+
+struct KeyOptions {
+  std::string name;
+  double rate = 0;
+  int max_concurrent = 0;
+  bool admin = false;
+};
+
+absl::StatusOr<CreatedKey> CreateApiKey(JobStore* store, const KeyOptions& options);
+// Stores an existing token (the admin key file) if its hash is not known yet.
+absl::StatusOr<ApiKey> EnsureApiKey(JobStore* store, const std::string& token, const KeyOptions& options);
+std::string HashApiKey(const std::string& token);
+
+}  // namespace imagen::jobs

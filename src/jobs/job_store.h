@@ -1,0 +1,178 @@
+// JobStore: the durable job queue, API-key table and webhook outbox on SQLite
+// (WAL, synchronous=FULL: a committed transition survives power loss). Every
+// state change is one short IMMEDIATE transaction; nothing here runs user
+// code, so a worker never holds a transaction while an operation runs.
+// Terminal transitions enqueue the job's webhook delivery in the same
+// transaction (outbox), so no event is lost or sent for an uncommitted state.
+// Thread-safe (one connection behind a mutex; other processes, e.g.
+// `imagen keys create`, may open the same file concurrently).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "jobs/job.h"
+#include "jobs/sqlite_db.h"
+
+namespace imagen::jobs {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct ApiKey {
+  std::string id;
+  std::string name;
+  std::string key_hash;        // sha256 hex of the bearer token
+  std::string webhook_secret;  // "whsec_" + base64 of 32 random bytes
+  double rate = 0;             // requests per second; 0 = unlimited
+  int max_concurrent = 0;      // running jobs at once; 0 = unlimited
+  bool admin = false;
+  absl::Time created_at;
+};
+
+struct NewJob {
+  std::string key_id;
+  std::string operation;
+  std::string params_json = "{}";
+  std::string input_ref;
+  std::string input_type;
+  int priority = 0;
+  int max_attempts = 5;
+  std::optional<absl::Time> deadline;
+  std::string webhook_url;
+  std::string idempotency_key;
+  std::string request_hash;
+};
+
+struct CreateResult {
+  Job job;
+  bool created = false;  // false: an earlier job with the same Idempotency-Key
+};
+
+enum class DeliveryState { kPending, kDelivered, kFailed, kGone };
+const char* DeliveryStateName(DeliveryState s);
+
+struct WebhookDelivery {
+  int64_t id = 0;
+  std::string msg_id;
+  std::string job_id;
+  std::string key_id;
+  std::string event;
+  std::string url;
+  std::string payload;
+  DeliveryState state = DeliveryState::kPending;
+  int attempts = 0;
+  absl::Time next_attempt_at;
+  int last_status = 0;
+  std::string last_error;
+};
+
+// Blobs a sweep made unreferenced; the caller removes them from the BlobStore.
+struct SweptBlobs {
+  std::vector<std::string> job_ids;
+  std::vector<std::string> input_refs;
+  std::vector<std::string> result_refs;
+};
+
+// Called after a transaction that changed a job commits (state or progress).
+using JobListener = std::function<void(const Job&)>;
+
+class JobStore {
+ public:
+  // Opens or creates the database and migrates it to kSchemaVersion.
+  static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path, Clock* clock);
+  // Must be set before the store is shared.
+  void SetListener(JobListener listener) { listener_ = std::move(listener); }
+  Clock* clock() const { return clock_; }
+  absl::Status Ping();
+
+  // --- API keys ---
+  absl::Status InsertKey(const ApiKey& key);
+  absl::StatusOr<std::optional<ApiKey>> FindKeyByHash(const std::string& key_hash);
+  absl::StatusOr<std::optional<ApiKey>> FindKey(const std::string& id);
+  absl::StatusOr<std::vector<ApiKey>> ListKeys();
+
+  // --- jobs ---
+  // With an idempotency key already used by `key_id`: the same request_hash
+  // returns the earlier job (created=false); another one is AlreadyExists.
+  absl::StatusOr<CreateResult> Create(const NewJob& job);
+  absl::StatusOr<Job> Get(const std::string& id);
+  // Newest first; `key_id` empty = all keys; `before_seq` 0 = from the newest.
+  absl::StatusOr<std::vector<Job>> List(const std::string& key_id, std::optional<JobState> state, int limit,
+                                        int64_t before_seq);
+  absl::StatusOr<std::map<std::string, int64_t>> CountByState();
+  absl::StatusOr<int64_t> QueueDepth();
+
+  // Leases the next runnable job (highest priority, oldest first; respecting
+  // each key's max_concurrent), or a running job whose lease expired. Jobs
+  // whose deadline passed fail instead; jobs whose lease expired after their
+  // last attempt go dead. nullopt when nothing is runnable.
+  absl::StatusOr<std::optional<Job>> Lease(const std::string& owner, absl::Duration lease);
+  // Extends the lease and records progress. FailedPrecondition when the
+  // lease is no longer `owner`'s (expired and taken, or job canceled).
+  absl::Status Heartbeat(const std::string& id, const std::string& owner, absl::Duration lease, double progress);
+  absl::Status Complete(const std::string& id, const std::string& owner, const std::string& result_ref,
+                        const std::string& result_type);
+  // Requeues after a retryable failure, to run at `run_after`.
+  absl::Status Retry(const std::string& id, const std::string& owner, absl::Time run_after,
+                     const std::string& error_code, const std::string& message);
+  // Ends the job in `state` (failed, dead or canceled) with an error.
+  absl::Status Fail(const std::string& id, const std::string& owner, JobState state, const std::string& error_code,
+                    const std::string& message);
+  // Cancels a queued job at once; marks a running one for cancellation (its
+  // worker stops it); leaves a finished one as it is. Idempotent.
+  absl::StatusOr<Job> Cancel(const std::string& id);
+  // Returns `owner`'s running jobs to the queue without counting the attempt.
+  absl::StatusOr<int> ReleaseLeases(const std::string& owner);
+  // Returns every running job to the queue (start-up of the only process that
+  // owns this database: any lease left is from a process that died).
+  absl::StatusOr<int> RecoverLeases();
+  absl::StatusOr<std::vector<Job>> ListDead(int limit);
+  // dead -> queued with a fresh attempt budget.
+  absl::StatusOr<Job> Replay(const std::string& id);
+  // Deletes finished jobs older than `cutoff` and their deliveries; returns
+  // the blobs that nothing references any more.
+  absl::StatusOr<SweptBlobs> SweepFinished(absl::Time cutoff, int limit);
+
+  // --- webhook outbox ---
+  absl::StatusOr<std::vector<WebhookDelivery>> DueDeliveries(int limit);
+  absl::Status RecordDelivery(int64_t id, DeliveryState state, int attempts, absl::Time next_attempt_at,
+                              int last_status, const std::string& last_error);
+  absl::StatusOr<std::vector<WebhookDelivery>> DeliveriesForJob(const std::string& job_id);
+  absl::StatusOr<std::map<std::string, int64_t>> CountDeliveriesByState();
+
+ private:
+  JobStore(std::unique_ptr<Db> db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
+  absl::Status Migrate();
+  int64_t NowUs() const;
+  absl::StatusOr<std::optional<Job>> GetLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves a running job owned by `owner` to `to`; FailedPrecondition if the
+  // lease is not `owner`'s. Queues the webhook when `to` is terminal.
+  absl::Status FinishLocked(const std::string& id, const std::string& owner, JobState to, const std::string& result_ref,
+                            const std::string& result_type, const std::string& error_code, const std::string& message,
+                            std::optional<int64_t> run_after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts the terminal event's delivery if the job has a webhook URL.
+  absl::Status EnqueueWebhookLocked(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SetStateLocked(const std::string& id, JobState to, const std::string& error_code,
+                              const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify(const Job& job, JobState from);
+
+  absl::Mutex mu_;
+  std::unique_ptr<Db> db_ ABSL_GUARDED_BY(mu_);
+  Clock* clock_;
+  JobListener listener_;
+};
+
+// Builds the Standard Webhooks payload for a job's terminal event.
+std::string WebhookPayload(const Job& job, absl::Time now);
+// "job.succeeded", "job.failed" (failed or dead), "job.canceled".
+std::string EventTypeFor(JobState state);
+
+}  // namespace imagen::jobs
