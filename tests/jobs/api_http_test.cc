@@ -1,0 +1,278 @@
+// Integration: the REST API over real HTTP on 127.0.0.1 with the SQLite
+// store, blob folder and a worker pool: submission, status, result, cancel,
+// listing, SSE, idempotency, auth, limits and every kind of bad input.
+#include <filesystem>
+
+#include "api/api_service.h"
+#include "gtest/gtest.h"
+#include "http/server.h"
+#include "jobs/api_keys.h"
+#include "jobs/blob_store.h"
+#include "jobs/job_events.h"
+#include "jobs/job_store.h"
+#include "nlohmann/json.hpp"
+#include "test_http_client.h"
+#include "test_ops.h"
+#include "worker/worker_pool.h"
+
+namespace imagen::jobs {
+namespace {
+
+namespace fs = std::filesystem;
+using boost::beast::http::verb;
+using testing::HttpCall;
+using testing::Multipart;
+using testing::TinyPng;
+
+class ApiHttpTest : public ::testing::Test {
+ protected:
+  void Start(api::ApiOptions options = {}, int workers = 1, uint64_t body_limit = 1 << 20) {
+    dir_ = fs::temp_directory_path() / ("jobs_api_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    store_ = std::move(*JobStore::Open((dir_ / "jobs.db").string(), Clock::Real()));
+    store_->SetListener([this](const Job& j) { events_.Publish(j); });
+    blobs_ = std::make_unique<BlobStore>(Env::Default(), (dir_ / "blobs").string());
+    ASSERT_TRUE(blobs_->Init().ok());
+    copy_ = new testing::CopyOp();
+    gated_ = new testing::GatedOp();
+    ASSERT_TRUE(registry_.Register(std::unique_ptr<ops::Operation>(copy_)).ok());
+    ASSERT_TRUE(registry_.Register(std::unique_ptr<ops::Operation>(gated_)).ok());
+    alice_ = CreateApiKey(store_.get(), {.name = "alice"})->token;
+    bob_ = CreateApiKey(store_.get(), {.name = "bob"})->token;
+    admin_ = CreateApiKey(store_.get(), {.name = "admin", .admin = true})->token;
+    options.webhook_policy.allow_hosts = {"127.0.0.1"};
+    service_ = std::make_unique<api::ApiService>(store_.get(), blobs_.get(), &events_, &registry_, options);
+    service_->Register(router_);
+    http::ServerOptions so;
+    so.port = 0;
+    so.body_limit = body_limit;
+    server_ = std::make_unique<http::Server>(so, [this](http::Request& r, http::RequestContext& c,
+                                                        http::ResponseStream& s) { return router_.Route(r, c, s); });
+    ASSERT_TRUE(server_->Start().ok());
+    worker::PoolOptions po;
+    po.threads = workers;
+    po.idle_poll = absl::Milliseconds(20);
+    pool_ = std::make_unique<worker::WorkerPool>(store_.get(), blobs_.get(), &registry_, nullptr, &events_, po);
+    pool_->Start();
+  }
+  void TearDown() override {
+    if (gated_) gated_->Open();
+    if (pool_) pool_->Stop(absl::Seconds(5));
+    if (server_) server_->Stop(absl::Seconds(1));
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  std::vector<std::pair<std::string, std::string>> Auth(const std::string& key) {
+    return {{"Authorization", "Bearer " + key}};
+  }
+  testing::HttpReply Submit(const std::string& key, const Multipart& form, const std::string& route = "test/copy",
+                            std::vector<std::pair<std::string, std::string>> extra = {}) {
+    auto h = Auth(key);
+    h.emplace_back("Content-Type", form.content_type());
+    for (auto& e : extra) h.push_back(e);
+    return HttpCall(server_->port(), verb::post, "/api/v1/images/" + route, h, form.Finish());
+  }
+  testing::HttpReply Get(const std::string& key, const std::string& target,
+                         std::vector<std::pair<std::string, std::string>> extra = {}) {
+    auto h = Auth(key);
+    for (auto& e : extra) h.push_back(e);
+    return HttpCall(server_->port(), verb::get, target, h);
+  }
+  static std::string ErrorCode(const testing::HttpReply& r) {
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("error")) return "(no JSON error: " + r.body + ")";
+    return j["error"]["code"].get<std::string>() + ": " + j["error"]["message"].get<std::string>();
+  }
+
+  fs::path dir_;
+  JobEvents events_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<BlobStore> blobs_;
+  ops::OpRegistry registry_;
+  testing::CopyOp* copy_ = nullptr;
+  testing::GatedOp* gated_ = nullptr;
+  std::string alice_, bob_, admin_;
+  http::Router router_;
+  std::unique_ptr<api::ApiService> service_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<worker::WorkerPool> pool_;
+};
+
+TEST_F(ApiHttpTest, SubmitWaitAndFetchTheResult) {
+  Start();
+  std::string png = TinyPng("one");
+  auto r = Submit(alice_, Multipart().File("image", "a.png", "image/png", png).Field("level", "2"));
+  ASSERT_EQ(r.status, 202) << r.body;
+  auto body = nlohmann::json::parse(r.body);
+  std::string id = body["job_id"];
+  EXPECT_EQ(body["status"], "queued");
+  EXPECT_EQ(r.header("location"), "/api/v1/jobs/" + id);
+  auto done = Get(alice_, "/api/v1/jobs/" + id, {{"Prefer", "wait=10"}});
+  ASSERT_EQ(done.status, 200);
+  auto job = nlohmann::json::parse(done.body);
+  EXPECT_EQ(job["status"], "succeeded");
+  EXPECT_EQ(job["attempts"], 1);
+  EXPECT_EQ(job["parameters"]["level"], "2");
+  EXPECT_EQ(job["result"]["url"], "/api/v1/jobs/" + id + "/result");
+  auto result = Get(alice_, "/api/v1/jobs/" + id + "/result");
+  ASSERT_EQ(result.status, 200);
+  EXPECT_EQ(result.header("content-type"), "image/png");
+  EXPECT_EQ(result.body, png);
+  // Another key's job does not exist for it.
+  EXPECT_EQ(Get(bob_, "/api/v1/jobs/" + id).status, 404);
+  EXPECT_EQ(Get(bob_, "/api/v1/jobs/" + id + "/result").status, 404);
+  EXPECT_EQ(HttpCall(server_->port(), verb::delete_, "/api/v1/jobs/" + id, Auth(bob_)).status, 404);
+  // Prefer: wait on submit returns the finished job.
+  auto waited = Submit(alice_, Multipart().File("image", "b.png", "image/png", TinyPng("two")), "test/copy",
+                       {{"Prefer", "wait=10"}});
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(nlohmann::json::parse(waited.body)["status"], "succeeded");
+}
+
+TEST_F(ApiHttpTest, AuthErrors) {
+  Start();
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng());
+  auto none = HttpCall(server_->port(), verb::post, "/api/v1/images/test/copy", {{"Content-Type", form.content_type()}},
+                       form.Finish());
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(ErrorCode(none).find("unauthenticated"), std::string::npos);
+  EXPECT_EQ(Submit("imk_wrong", form).status, 401);
+  EXPECT_EQ(Get("imk_wrong", "/api/v1/jobs").status, 401);
+  EXPECT_EQ(Get(alice_, "/api/v1/admin/dead-letter").status, 403);
+  EXPECT_EQ(Get(admin_, "/api/v1/admin/dead-letter").status, 200);
+}
+
+TEST_F(ApiHttpTest, BadInputGetsAJsonErrorNamingTheProblem) {
+  Start({}, 1, /*body_limit=*/64 * 1024);
+  std::string png = TinyPng();
+  struct Case {
+    std::string name;
+    Multipart form;
+    int status;
+    std::string expect;
+  };
+  std::vector<Case> cases = {
+      {"missing image", Multipart().Field("level", "1"), 400, "missing_image"},
+      {"not an image", Multipart().File("image", "a.txt", "text/plain", "hello"), 400, "not an image"},
+      {"truncated", Multipart().File("image", "a.png", "image/png", png.substr(0, 40)), 400, "truncated"},
+      {"unknown parameter", Multipart().File("image", "a.png", "image/png", png).Field("colour", "red"), 422,
+       "unknown parameter 'colour'"},
+      {"out of range", Multipart().File("image", "a.png", "image/png", png).Field("level", "9"), 422,
+       "parameter 'level'"},
+      {"not a number", Multipart().File("image", "a.png", "image/png", png).Field("level", "two"), 422,
+       "parameter 'level'"},
+      {"bad priority", Multipart().File("image", "a.png", "image/png", png).Field("priority", "high"), 422,
+       "parameter 'priority'"},
+      {"private webhook",
+       Multipart().File("image", "a.png", "image/png", png).Field("webhook_url", "http://10.0.0.1/x"), 422,
+       "not allowed"},
+      {"bad webhook", Multipart().File("image", "a.png", "image/png", png).Field("webhook_url", "ftp://x"), 422,
+       "scheme"},
+  };
+  for (auto& c : cases) {
+    auto r = Submit(alice_, c.form);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    EXPECT_NE(ErrorCode(r).find(c.expect), std::string::npos) << c.name << ": " << r.body;
+  }
+  auto h = Auth(alice_);
+  h.emplace_back("Content-Type", "multipart/form-data; boundary=zz");
+  auto malformed = HttpCall(server_->port(), verb::post, "/api/v1/images/test/copy", h, "--zz\r\nbroken");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_NE(ErrorCode(malformed).find("malformed_multipart"), std::string::npos);
+  auto big = Submit(alice_, Multipart().File("image", "a.png", "image/png", png + std::string(100000, 'x')));
+  EXPECT_EQ(big.status, 413);
+  // Nothing was half-written: no job exists, and the server still serves.
+  auto list = nlohmann::json::parse(Get(alice_, "/api/v1/jobs").body);
+  EXPECT_TRUE(list["jobs"].empty());
+  EXPECT_EQ(Submit(alice_, Multipart().File("image", "a.png", "image/png", png)).status, 202);
+}
+
+TEST_F(ApiHttpTest, IdempotencyKey) {
+  Start();
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng("x"));
+  auto a = Submit(alice_, form, "test/copy", {{"Idempotency-Key", "req-1"}});
+  auto b = Submit(alice_, form, "test/copy", {{"Idempotency-Key", "req-1"}});
+  ASSERT_EQ(a.status, 202);
+  ASSERT_EQ(b.status, 202);
+  EXPECT_EQ(nlohmann::json::parse(a.body)["job_id"], nlohmann::json::parse(b.body)["job_id"]);
+  auto other = Multipart().File("image", "a.png", "image/png", TinyPng("y"));
+  auto c = Submit(alice_, other, "test/copy", {{"Idempotency-Key", "req-1"}});
+  EXPECT_EQ(c.status, 409);
+  EXPECT_NE(ErrorCode(c).find("idempotency_conflict"), std::string::npos);
+}
+
+TEST_F(ApiHttpTest, RateLimitAndFullQueue) {
+  api::ApiOptions o;
+  o.default_rate = 1;
+  o.burst_seconds = 3;  // 3 at once
+  o.max_queue_depth = 100;
+  Start(o, /*workers=*/0);
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Submit(alice_, form).status, 202) << i;
+  auto limited = Submit(alice_, form);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_FALSE(limited.header("retry-after").empty());
+  EXPECT_EQ(Submit(bob_, form).status, 202);  // per key
+}
+
+TEST_F(ApiHttpTest, BoundedQueueAnswers503) {
+  api::ApiOptions o;
+  o.max_queue_depth = 2;
+  Start(o, /*workers=*/0);
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng());
+  EXPECT_EQ(Submit(alice_, form).status, 202);
+  EXPECT_EQ(Submit(alice_, form).status, 202);
+  auto full = Submit(alice_, form);
+  EXPECT_EQ(full.status, 503);
+  EXPECT_EQ(full.header("retry-after"), "5");
+}
+
+TEST_F(ApiHttpTest, CancelListEventsAndOperations) {
+  Start();
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng());
+  // The gated job occupies the only worker; the next one stays queued.
+  std::string running = nlohmann::json::parse(Submit(alice_, form, "test/gated").body)["job_id"];
+  while (gated_->started.load() == 0) absl::SleepFor(absl::Milliseconds(2));
+  std::string queued = nlohmann::json::parse(Submit(alice_, form).body)["job_id"];
+  auto c1 = HttpCall(server_->port(), verb::delete_, "/api/v1/jobs/" + queued, Auth(alice_));
+  EXPECT_EQ(c1.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(c1.body)["status"], "canceled");
+  auto c2 = HttpCall(server_->port(), verb::delete_, "/api/v1/jobs/" + queued, Auth(alice_));
+  EXPECT_EQ(c2.status, 200);  // idempotent
+  auto page = nlohmann::json::parse(Get(alice_, "/api/v1/jobs?limit=1").body);
+  ASSERT_EQ(page["jobs"].size(), 1u);
+  EXPECT_EQ(page["jobs"][0]["job_id"], queued);
+  std::string cursor = page["next_cursor"];
+  auto page2 = nlohmann::json::parse(Get(alice_, "/api/v1/jobs?limit=1&cursor=" + cursor).body);
+  EXPECT_EQ(page2["jobs"][0]["job_id"], running);
+  EXPECT_TRUE(page2["next_cursor"].is_null());
+  auto canceled = nlohmann::json::parse(Get(alice_, "/api/v1/jobs?status=canceled").body);
+  EXPECT_EQ(canceled["jobs"].size(), 1u);
+  EXPECT_EQ(Get(alice_, "/api/v1/jobs?status=bogus").status, 400);
+  EXPECT_TRUE(nlohmann::json::parse(Get(bob_, "/api/v1/jobs").body)["jobs"].empty());
+  // SSE: the stream ends with the terminal event once the gate opens.
+  std::thread opener([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    gated_->Open();
+  });
+  auto sse = Get(alice_, "/api/v1/jobs/" + running + "/events");
+  opener.join();
+  EXPECT_EQ(sse.status, 200);
+  EXPECT_EQ(sse.header("content-type"), "text/event-stream");
+  EXPECT_NE(sse.body.find("event: state"), std::string::npos) << sse.body;
+  EXPECT_NE(sse.body.find("event: done"), std::string::npos) << sse.body;
+  EXPECT_NE(sse.body.find("\"status\":\"succeeded\""), std::string::npos) << sse.body;
+  auto ops = nlohmann::json::parse(HttpCall(server_->port(), verb::get, "/api/v1/operations").body);
+  ASSERT_EQ(ops["operations"].size(), 2u);
+  EXPECT_EQ(ops["operations"][0]["name"], "copy");
+  EXPECT_EQ(ops["operations"][0]["parameters"][0]["name"], "level");
+  // The platform's public routes answer even without their operation.
+  auto missing = Submit(alice_, form, "upscale");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(ErrorCode(missing).find("operation_unavailable"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imagen::jobs
