@@ -141,6 +141,19 @@ TEST_F(BuiltinOpsTest, EnhanceHandlesCroppingModelsAndKeepsTheSize) {
   EXPECT_EQ((img - in).abs().max(), 0);
 }
 
+TEST_F(BuiltinOpsTest, TinyImagesSmallerThanTheModelContext) {
+  // 5 x 3 pixels with 28 pixels of context: the mirror padding repeats.
+  const VImage in = Pattern(5, 3);
+  testing::NearestUpscaleClient crop(1, 28);
+  auto out = Run("enhance", Png(in), {}, &crop);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((Load(*out) - in).abs().max(), 0);
+  testing::NearestUpscaleClient up(4);
+  auto big = Run("upscale", Png(Pattern(1, 1)), {{"scale", "4"}}, &up);
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(Load(*big).width(), 4);
+}
+
 TEST_F(BuiltinOpsTest, RemoveBackgroundMaskFollowsTheSubject) {
   // A red disk of radius 60 centred in a 300 x 200 grey image.
   VImage xy = VImage::xyz(300, 200);
