@@ -217,3 +217,20 @@ absl::StatusOr<Graph> ImportOnnx(const std::string& bytes) {
 }
 
 }  // namespace imagen::engine
+
+namespace imagen::engine {
+
+absl::StatusOr<std::vector<std::string>> OnnxOpTypes(const std::string& bytes) {
+  onnx::ModelProto model;
+  if (bytes.empty() || !model.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError("not a valid ONNX model (truncated or corrupt protobuf)");
+  }
+  std::set<std::string> ops;
+  for (const auto& n : model.graph().node()) {
+    const bool std_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    ops.insert(std_domain ? n.op_type() : n.domain() + ":" + n.op_type());
+  }
+  return std::vector<std::string>(ops.begin(), ops.end());
+}
+
+}  // namespace imagen::engine

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/graph.h"
@@ -18,5 +19,13 @@ absl::StatusOr<Graph> ImportOnnx(const std::string& bytes);
 // Parses serialized TensorProto bytes (the node tests' input_*.pb / output_*.pb).
 // Returns the tensor and sets *name to the proto's name when non-null.
 absl::StatusOr<Tensor> ParseOnnxTensor(const std::string& bytes, std::string* name = nullptr);
+
+}  // namespace imagen::engine
+
+namespace imagen::engine {
+
+// The distinct op types of a serialized ModelProto's main graph (domain
+// prefixed as "domain:Op" outside the default domain).
+absl::StatusOr<std::vector<std::string>> OnnxOpTypes(const std::string& bytes);
 
 }  // namespace imagen::engine

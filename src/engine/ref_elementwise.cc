@@ -187,6 +187,25 @@ void RegisterElementwise(KernelRegistry& r) {
   RegisterCompare(r, "Less", [](auto x, auto y) { return x < y; });
   RegisterCompare(r, "Greater", [](auto x, auto y) { return x > y; });
 
+  // Abs and Neg also take integer tensors (shape arithmetic in expanded functions).
+  for (bool neg : {false, true}) {
+    r.Register(neg ? "Neg" : "Abs", Backend::kReference, [neg](const KernelInit&) {
+      return Make([neg](std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) -> absl::Status {
+        RETURN_IF_ERROR(NeedInputs(in, 1));
+        out[0] = ctx.Allocate(in[0].dtype(), in[0].shape());
+        return DispatchNumeric(in[0].dtype(), [&](auto t) -> absl::Status {
+          using T = decltype(t);
+          const T* x = in[0].data<T>();
+          T* y = out[0].data<T>();
+          for (int64_t i = 0; i < in[0].size(); ++i) {
+            y[i] = neg ? static_cast<T>(-x[i]) : (x[i] < T{0} ? static_cast<T>(-x[i]) : x[i]);
+          }
+          return absl::OkStatus();
+        });
+      });
+    });
+  }
+
   r.Register("PRelu", Backend::kReference, [](const KernelInit&) {
     return Make([](std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) -> absl::Status {
       RETURN_IF_ERROR(NeedInputs(in, 2));
@@ -203,8 +222,6 @@ void RegisterElementwise(KernelRegistry& r) {
   RegisterUnary(r, "Relu", Plain([](float x) { return x > 0 ? x : 0.f; }));
   RegisterUnary(r, "Sigmoid", Plain([](float x) { return 1.f / (1.f + std::exp(-x)); }));
   RegisterUnary(r, "Tanh", Plain([](float x) { return std::tanh(x); }));
-  RegisterUnary(r, "Abs", Plain([](float x) { return std::fabs(x); }));
-  RegisterUnary(r, "Neg", Plain([](float x) { return -x; }));
   RegisterUnary(r, "Exp", Plain([](float x) { return std::exp(x); }));
   RegisterUnary(r, "Log", Plain([](float x) { return std::log(x); }));
   RegisterUnary(r, "Sqrt", Plain([](float x) { return std::sqrt(x); }));

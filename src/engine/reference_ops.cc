@@ -7,7 +7,12 @@ namespace imagen::engine {
 
 void RegisterReferenceKernels(KernelRegistry& r) {
   ref::RegisterElementwise(r);
+  ref::RegisterConv(r);
+  ref::RegisterPool(r);
+  ref::RegisterResize(r);
   ref::RegisterShapeOps(r);
+  ref::RegisterNorm(r);
+  ref::RegisterQuant(r);
 }
 
 }  // namespace imagen::engine

@@ -1,0 +1,104 @@
+// Reference quantisation ops: DynamicQuantizeLinear (uint8, round half to
+// even, as ONNX specifies), QuantizeLinear / DequantizeLinear (per-tensor and
+// per-axis).
+#include <cmath>
+
+#include "common/status_macros.h"
+#include "engine/ref_util.h"
+
+namespace imagen::engine::ref {
+namespace {
+
+float RoundHalfEven(float v) { return std::nearbyint(v); }  // default FE_TONEAREST
+
+absl::Status DynamicQuantize(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) {
+  RETURN_IF_ERROR(NeedInputs(in, 1));
+  RETURN_IF_ERROR(NeedFloat(in[0], "x"));
+  const float* x = in[0].data<float>();
+  const int64_t n = in[0].size();
+  float mn = 0.f, mx = 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    mn = std::min(mn, x[i]);
+    mx = std::max(mx, x[i]);
+  }
+  const float scale = (mx - mn) / 255.f;
+  const float zp = scale == 0.f ? 0.f : std::clamp(RoundHalfEven(-mn / scale), 0.f, 255.f);
+  out[0] = ctx.Allocate(DataType::kUInt8, in[0].shape());
+  uint8_t* y = out[0].data<uint8_t>();
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const float q = scale == 0.f ? zp : RoundHalfEven(x[i] / scale) + zp;
+    y[i] = static_cast<uint8_t>(std::clamp(q, 0.f, 255.f));
+  }
+  if (out.size() > 1) {
+    out[1] = ctx.Allocate(DataType::kFloat32, {});
+    out[1].data<float>()[0] = scale;
+  }
+  if (out.size() > 2) {
+    out[2] = ctx.Allocate(DataType::kUInt8, {});
+    out[2].data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+  }
+  return absl::OkStatus();
+}
+
+// Index of the per-axis parameter for element i.
+int64_t ParamIndex(const Tensor& x, const Tensor& p, int64_t axis, int64_t i) {
+  if (p.size() == 1) return 0;
+  const int64_t inner = Prod(x.shape(), axis + 1, x.rank());
+  return (i / inner) % x.dim(axis);
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> MakeQuantize(const KernelInit& init, bool quantize) {
+  ASSIGN_OR_RETURN(int64_t axis_attr, init.node.attrs.GetInt("axis", 1));
+  return Make([=](std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) -> absl::Status {
+    RETURN_IF_ERROR(NeedInputs(in, 2));
+    RETURN_IF_ERROR(NeedFloat(in[1], "scale"));
+    const Tensor& x = in[0];
+    const Tensor& s = in[1];
+    const bool has_zp = in.size() > 2 && !in[2].empty();
+    const int64_t axis = x.rank() == 0 ? 0 : (axis_attr < 0 ? axis_attr + x.rank() : axis_attr);
+    if (s.size() != 1 && (axis < 0 || axis >= x.rank() || s.size() != x.dim(axis))) {
+      return absl::InvalidArgumentError("per-axis scale does not match the axis length");
+    }
+    const int64_t n = x.size();
+    if (quantize) {
+      RETURN_IF_ERROR(NeedFloat(x, "x"));
+      const DataType t = has_zp ? in[2].dtype() : DataType::kUInt8;
+      if (t != DataType::kUInt8 && t != DataType::kInt8) return absl::UnimplementedError("zero point must be 8-bit");
+      out[0] = ctx.Allocate(t, x.shape());
+      const float lo = t == DataType::kUInt8 ? 0.f : -128.f, hi = t == DataType::kUInt8 ? 255.f : 127.f;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t p = ParamIndex(x, s, axis, i);
+        const float zp = has_zp ? static_cast<float>(IntAt(in[2], p)) : 0.f;
+        const float q = std::clamp(RoundHalfEven(x.data<float>()[i] / s.data<float>()[p]) + zp, lo, hi);
+        if (t == DataType::kUInt8) {
+          out[0].data<uint8_t>()[i] = static_cast<uint8_t>(q);
+        } else {
+          out[0].data<int8_t>()[i] = static_cast<int8_t>(q);
+        }
+      }
+    } else {
+      if (x.dtype() != DataType::kUInt8 && x.dtype() != DataType::kInt8 && x.dtype() != DataType::kInt32) {
+        return absl::UnimplementedError("DequantizeLinear input must be INT8, UINT8 or INT32");
+      }
+      out[0] = ctx.Allocate(DataType::kFloat32, x.shape());
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t p = ParamIndex(x, s, axis, i);
+        const int64_t zp = has_zp ? IntAt(in[2], p) : 0;
+        out[0].data<float>()[i] = static_cast<float>(IntAt(x, i) - zp) * s.data<float>()[p];
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+void RegisterQuant(KernelRegistry& r) {
+  r.Register("DynamicQuantizeLinear", Backend::kReference,
+             [](const KernelInit&) -> absl::StatusOr<std::unique_ptr<Kernel>> { return Make(DynamicQuantize); });
+  r.Register("QuantizeLinear", Backend::kReference, [](const KernelInit& i) { return MakeQuantize(i, true); });
+  r.Register("DequantizeLinear", Backend::kReference, [](const KernelInit& i) { return MakeQuantize(i, false); });
+}
+
+}  // namespace imagen::engine::ref
