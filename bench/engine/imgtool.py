@@ -45,7 +45,7 @@ def main(argv):
         ours = np.load(argv[2])[0].transpose(1, 2, 0) * 255.0
         peer = np.asarray(Image.open(argv[3]).convert("RGB"), dtype=np.float64)
         assert ours.shape == peer.shape, (ours.shape, peer.shape)
-        wrapped = ours < -0.5
+        wrapped = ours < 0
         ours8 = np.clip(np.rint(ours), 0, 255)
         keep = ~wrapped
         mse = np.mean((ours8[keep] - peer[keep]) ** 2)

@@ -77,6 +77,7 @@ struct Compiled {
   Shape out_shape;
   std::vector<memory::dims> sum_dims;  // the Add operands' dims, in order
   int inplace_sum = -1;                // post-op index done as an in-place sum
+  size_t fused = 0;                    // post-ops [0, fused) run inside the primitive
 };
 
 class DnnlConvKernel : public Kernel {
@@ -122,7 +123,7 @@ class DnnlConvKernel : public Kernel {
       std::vector<Tensor> keep;
       extra.reserve(p_.post_ops.size());
       size_t slope_i = 0;
-      for (size_t i = 0; i < p_.post_ops.size(); ++i) {
+      for (size_t i = 0; i < c->fused; ++i) {
         const PostOp& op = p_.post_ops[i];
         if (op.kind == "Sum" && static_cast<int>(i) == c->inplace_sum) {
           ASSIGN_OR_RETURN(memory add, dnnl_util::MemoryOf(in[op.input]));
@@ -144,6 +145,16 @@ class DnnlConvKernel : public Kernel {
       memory scratch_m(c->pd.scratchpad_desc(), dnnl_util::Engine(), scratch.get());
       args[DNNL_ARG_SCRATCHPAD] = scratch_m;
       c->prim.execute(s, args);
+      for (size_t i = c->fused; i < p_.post_ops.size(); ++i) {
+        const PostOp& op = p_.post_ops[i];
+        const Tensor* slope = nullptr;
+        if (op.kind == "PRelu") {
+          size_t k = 0;
+          for (size_t j = 0; j < i; ++j) k += p_.post_ops[j].kind == "PRelu";
+          slope = &slopes_[k];
+        }
+        RETURN_IF_ERROR(ApplyUnfused(op, dst, op.input >= 0 ? &in[op.input] : nullptr, slope, s, ctx));
+      }
       s.wait();
       out[0] = std::move(dst_t);
       return absl::OkStatus();
@@ -190,57 +201,114 @@ class DnnlConvKernel : public Kernel {
     memory::desc src_any(dims, dt::f32, tag::any), dst_any({n, oc, oh, ow}, dt::f32, tag::any);
     memory::desc w_any(wdims, dt::f32, tag::any);
     memory::desc b_md = bias_.empty() ? memory::desc() : memory::desc({oc}, dt::f32, tag::a);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::post_ops ops;
-    size_t sum_k = 0;
-    const memory::dims out_dims{n, oc, oh, ow};
-    for (size_t i = 0; i < p_.post_ops.size(); ++i) {
-      const PostOp& op = p_.post_ops[i];
-      if (op.kind == "Relu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      if (op.kind == "LeakyRelu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f);
-      if (op.kind == "Sigmoid") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
-      if (op.kind == "Linear") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, 0.f);
-      if (op.kind == "Clip") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, op.alpha, op.beta);
-      if (op.kind == "Sum") {
-        const memory::dims& ad = sum_dims[sum_k++];
-        if (ad == out_dims && c->inplace_sum < 0) {
-          c->inplace_sum = static_cast<int>(i);
-          ops.append_sum(1.f);
-        } else {
-          bool ok = ad.size() == 4;
-          for (size_t d = 0; ok && d < 4; ++d) ok = ad[d] == out_dims[d] || ad[d] == 1;
-          if (!ok) return absl::InvalidArgumentError("FusedConv: the Add operand does not broadcast to the output");
-          ops.append_binary(dnnl::algorithm::binary_add, dnnl_util::PlainDesc(ad, dt::f32));
-        }
-      }
-      if (op.kind == "PRelu") ops.append_prelu(1 << 1);
-    }
-    attr.set_post_ops(ops);
     const memory::dims strides{p_.strides[0], p_.strides[1]};
     const memory::dims dil{p_.dilations[0] - 1, p_.dilations[1] - 1};
     const memory::dims pl{pad_t, pad_l}, pr{pad_b, pad_r};
-    bool made = false;
-    if (fast_ && kh == 3 && kw == 3 && p_.group == 1 && strides == memory::dims{1, 1} && dil == memory::dims{0, 0}) {
-      try {
-        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
+    const memory::dims out_dims{n, oc, oh, ow};
+    for (const memory::dims& ad : sum_dims) {
+      bool ok = ad.size() == 4;
+      for (size_t d = 0; ok && d < 4; ++d) ok = ad[d] == out_dims[d] || ad[d] == 1;
+      if (!ok) return absl::InvalidArgumentError("FusedConv: the Add operand does not broadcast to the output");
+    }
+    // Fuse the longest prefix of post-ops that a JIT implementation supports
+    // (e.g. AVX2 kernels take a sum only as the first post-op and no PReLU);
+    // the rest run as separate in-place primitives.
+    for (size_t fused = p_.post_ops.size();; --fused) {
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      dnnl::post_ops ops;
+      size_t sum_k = 0;
+      c->inplace_sum = -1;
+      for (size_t i = 0; i < fused; ++i) {
+        const PostOp& op = p_.post_ops[i];
+        if (op.kind == "Relu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        if (op.kind == "LeakyRelu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f);
+        if (op.kind == "Sigmoid") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+        if (op.kind == "Linear") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, 0.f);
+        if (op.kind == "Clip") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, op.alpha, op.beta);
+        if (op.kind == "Sum") {
+          const memory::dims& ad = sum_dims[sum_k++];
+          if (ad == out_dims && c->inplace_sum < 0) {
+            c->inplace_sum = static_cast<int>(i);
+            ops.append_sum(1.f);
+          } else {
+            ops.append_binary(dnnl::algorithm::binary_add, dnnl_util::PlainDesc(ad, dt::f32));
+          }
+        }
+        if (op.kind == "PRelu") ops.append_prelu(1 << 1);
+      }
+      attr.set_post_ops(ops);
+      bool made = false;
+      if (fast_ && kh == 3 && kw == 3 && p_.group == 1 && strides == memory::dims{1, 1} && dil == memory::dims{0, 0}) {
+        try {
+          dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
+                                            src_any, w_any, b_md, dst_any, strides, dil, pl, pr);
+          c->pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_util::Engine());
+          made = true;
+        } catch (const dnnl::error&) {
+          made = false;  // no Winograd implementation for this shape: direct below
+        }
+      }
+      if (!made) {
+        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                           src_any, w_any, b_md, dst_any, strides, dil, pl, pr);
         c->pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_util::Engine());
-        made = true;
-      } catch (const dnnl::error&) {
-        made = false;  // no Winograd implementation for this shape: direct below
       }
-    }
-    if (!made) {
-      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                        src_any, w_any, b_md, dst_any, strides, dil, pl, pr);
-      c->pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_util::Engine());
+      c->fused = fused;
+      if (fused == 0 || std::string(c->pd.impl_info_str()).rfind("ref", 0) != 0) break;
     }
     c->prim = dnnl::convolution_forward(c->pd);
     c->weights = WeightsFor(c->pd.weights_desc(), wdims);
     std::lock_guard<std::mutex> lock(mu_);
     cache_.push_back(c);
     return std::shared_ptr<const Compiled>(c);
+  }
+
+  // Runs one post-op in place on `dst` as its own primitive.
+  static absl::Status ApplyUnfused(const PostOp& op, memory& dst, const Tensor* operand, const Tensor* slope,
+                                   dnnl::stream& s, RunContext& ctx) {
+    const memory::desc d = dst.get_desc();
+    if (op.kind == "Sum") {
+      Tensor keep;
+      memory b;
+      const memory::dims dd = d.dims();
+      if (operand->shape() == Shape(dd.begin(), dd.end())) {
+        ASSIGN_OR_RETURN(b, dnnl_util::AsLayout(*operand, d, s, &keep, ctx));
+      } else {
+        ASSIGN_OR_RETURN(keep, ToPlain(*operand));
+        b = memory(dnnl_util::PlainDesc(dnnl_util::ToDims(keep.shape()), dt::f32), dnnl_util::Engine(), keep.raw());
+      }
+      dnnl::binary::primitive_desc pd(dnnl::binary::desc(dnnl::algorithm::binary_add, d, b.get_desc(), d),
+                                      dnnl_util::Engine());
+      dnnl::binary(pd).execute(s, {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, dst}});
+      s.wait();  // `keep` dies here
+      return absl::OkStatus();
+    }
+    if (op.kind == "PRelu") {
+      memory::desc wd = dnnl_util::PlainDesc({1, slope->size(), 1, 1}, dt::f32);
+      memory w(wd, dnnl_util::Engine(), const_cast<void*>(slope->raw()));
+      dnnl::prelu_forward::primitive_desc pd(dnnl::prelu_forward::desc(dnnl::prop_kind::forward_inference, d, wd),
+                                             dnnl_util::Engine());
+      dnnl::prelu_forward(pd).execute(s, {{DNNL_ARG_SRC, dst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}});
+      return absl::OkStatus();
+    }
+    dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
+    float alpha = 0.f, beta = 0.f;
+    if (op.kind == "LeakyRelu") alpha = op.alpha;
+    if (op.kind == "Sigmoid") alg = dnnl::algorithm::eltwise_logistic;
+    if (op.kind == "Linear") {
+      alg = dnnl::algorithm::eltwise_linear;
+      alpha = op.alpha;
+    }
+    if (op.kind == "Clip") {
+      alg = dnnl::algorithm::eltwise_clip;
+      alpha = op.alpha;
+      beta = op.beta;
+    }
+    dnnl::eltwise_forward::primitive_desc pd(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, d, alpha, beta), dnnl_util::Engine());
+    dnnl::eltwise_forward(pd).execute(s, {{DNNL_ARG_SRC, dst}, {DNNL_ARG_DST, dst}});
+    return absl::OkStatus();
   }
 
   // Weights reordered into `want`, shared between configurations.

@@ -1,5 +1,7 @@
 #include "engine/dnnl_eltwise.h"
 
+#include <cmath>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -68,6 +70,10 @@ KernelFactory Wrap(FastFactory make) {
 
 bool IsF32(const Tensor& t) { return !t.empty() && t.dtype() == DataType::kFloat32; }
 
+// oneDNN's reference implementations (chosen for layouts without a JIT
+// kernel, e.g. a 1-channel tensor in nChw8c) are slower than ours.
+bool IsRef(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
+
 // Unary eltwise with fixed alpha/beta.
 FastFactory Unary(dnnl::algorithm alg, float def_alpha) {
   return [alg, def_alpha](const KernelInit& init) -> absl::StatusOr<FastFn> {
@@ -96,6 +102,8 @@ FastFactory Unary(dnnl::algorithm alg, float def_alpha) {
       dnnl::eltwise_forward::primitive_desc pd(
           dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, src.get_desc(), alpha, beta),
           dnnl_util::Engine());
+      if (IsRef(pd)) return std::optional<Tensor>();
+      if (IsRef(pd)) return std::optional<Tensor>();
       Tensor y = dnnl_util::NewTensor(src.get_desc(), in[0].shape(), ctx);
       memory dst(src.get_desc(), dnnl_util::Engine(), y.raw());
       dnnl::stream s(dnnl_util::Engine());
@@ -129,6 +137,7 @@ absl::StatusOr<FastFn> MakePRelu(const KernelInit& init) {
     memory w(wd, dnnl_util::Engine(), full.raw());
     dnnl::prelu_forward::primitive_desc pd(
         dnnl::prelu_forward::desc(dnnl::prop_kind::forward_inference, src.get_desc(), wd), dnnl_util::Engine());
+    if (IsRef(pd)) return std::optional<Tensor>();
     Tensor y = dnnl_util::NewTensor(src.get_desc(), in[0].shape(), ctx);
     memory dst(src.get_desc(), dnnl_util::Engine(), y.raw());
     dnnl::stream s(dnnl_util::Engine());
@@ -163,6 +172,8 @@ FastFactory Binary(dnnl::algorithm alg) {
       }
       dnnl::binary::primitive_desc pd(dnnl::binary::desc(alg, src0.get_desc(), src1.get_desc(), src0.get_desc()),
                                       dnnl_util::Engine());
+      if (IsRef(pd)) return std::optional<Tensor>();
+      if (IsRef(pd)) return std::optional<Tensor>();
       Tensor y = dnnl_util::NewTensor(src0.get_desc(), a, ctx);
       memory dst(src0.get_desc(), dnnl_util::Engine(), y.raw());
       dnnl::binary(pd).execute(s, {{DNNL_ARG_SRC_0, src0}, {DNNL_ARG_SRC_1, src1}, {DNNL_ARG_DST, dst}});
@@ -172,31 +183,120 @@ FastFactory Binary(dnnl::algorithm alg) {
   };
 }
 
+// The blocked channel tag (8 or 16) of a descriptor, or 0 for other layouts.
+int ChannelBlock(const memory::desc& d) {
+  const auto& b = d.data.format_desc.blocking;
+  if (d.data.format_kind != dnnl_blocked || b.inner_nblks != 1 || b.inner_idxs[0] != 1) return 0;
+  return static_cast<int>(b.inner_blks[0]);
+}
+
 absl::StatusOr<FastFn> MakeConcat(const KernelInit& init) {
   ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.GetInt("axis"));
   return FastFn([axis](std::span<const Tensor> in, RunContext& ctx) -> absl::StatusOr<std::optional<Tensor>> {
     if (in.size() < 2 || (axis != 1 && axis != -3)) return std::optional<Tensor>();
-    std::vector<memory::desc> descs;
-    std::vector<memory> mems;
     int64_t channels = 0;
+    int block = 0;  // the first blocked input's channel block
+    bool all_fit = true;
     for (const Tensor& t : in) {
       if (!IsF32(t) || t.rank() != 4 || t.dim(0) != in[0].dim(0) || t.dim(2) != in[0].dim(2) ||
           t.dim(3) != in[0].dim(3) || t.size() == 0) {
         return std::optional<Tensor>();
       }
-      ASSIGN_OR_RETURN(memory m, dnnl_util::MemoryOf(t));
-      descs.push_back(m.get_desc());
-      mems.push_back(m);
+      ASSIGN_OR_RETURN(memory::desc d, dnnl_util::DescOf(t));
+      if (block == 0) block = ChannelBlock(d);
       channels += t.dim(1);
     }
-    dnnl::concat::primitive_desc pd(1, descs, dnnl_util::Engine());
-    Shape os{in[0].dim(0), channels, in[0].dim(2), in[0].dim(3)};
-    Tensor y = dnnl_util::NewTensor(pd.dst_desc(), os, ctx);
-    memory dst(pd.dst_desc(), dnnl_util::Engine(), y.raw());
+    for (const Tensor& t : in) all_fit = all_fit && block > 0 && t.dim(1) % block == 0;
+    // One layout for every input and the output: oneDNN's concat has only a
+    // reference implementation for mixed layouts.
+    const memory::format_tag tag = !all_fit      ? memory::format_tag::abcd
+                                   : block == 16 ? memory::format_tag::aBcd16b
+                                                 : memory::format_tag::aBcd8b;
+    dnnl::stream s(dnnl_util::Engine());
+    std::vector<memory::desc> descs;
+    std::vector<memory> mems;
+    std::vector<Tensor> keep(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      memory::desc want(dnnl_util::ToDims(in[i].shape()), dt::f32, tag);
+      ASSIGN_OR_RETURN(memory m, dnnl_util::AsLayout(in[i], want, s, &keep[i], ctx));
+      descs.push_back(want);
+      mems.push_back(m);
+    }
+    const Shape os{in[0].dim(0), channels, in[0].dim(2), in[0].dim(3)};
+    memory::desc dst_d(dnnl_util::ToDims(os), dt::f32, tag);
+    if (tag == memory::format_tag::abcd || all_fit) {
+      // In NCHW and in nChw8c/16c with whole channel blocks, each input is one
+      // contiguous run per image: the concat is a few memcpys.
+      Tensor y = dnnl_util::NewTensor(dst_d, os, ctx);
+      char* d = static_cast<char*>(y.raw());
+      const int64_t n = os[0];
+      for (int64_t b = 0; b < n; ++b) {
+        for (size_t i = 0; i < mems.size(); ++i) {
+          const size_t bytes = static_cast<size_t>(in[i].size() / n) * sizeof(float);
+          std::memcpy(d, static_cast<const char*>(mems[i].get_data_handle()) + bytes * b, bytes);
+          d += bytes;
+        }
+      }
+      return std::optional<Tensor>(std::move(y));
+    }
+    dnnl::concat::primitive_desc pd(dst_d, 1, descs, dnnl_util::Engine());
+    if (IsRef(pd)) return std::optional<Tensor>();
+    Tensor y = dnnl_util::NewTensor(dst_d, os, ctx);
+    memory dst(dst_d, dnnl_util::Engine(), y.raw());
     std::unordered_map<int, memory> args{{DNNL_ARG_DST, dst}};
     for (size_t i = 0; i < mems.size(); ++i) args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = mems[i];
-    dnnl::stream s(dnnl_util::Engine());
     dnnl::concat(pd).execute(s, args);
+    s.wait();
+    return std::optional<Tensor>(std::move(y));
+  });
+}
+
+// Resize, linear mode with half-pixel coordinates (PyTorch's
+// align_corners=False), on H and W: oneDNN's resampling_linear.
+absl::StatusOr<FastFn> MakeResize(const KernelInit& init) {
+  const Attributes& a = init.node.attrs;
+  ASSIGN_OR_RETURN(std::string mode, a.GetString("mode", std::string("nearest")));
+  ASSIGN_OR_RETURN(std::string coord, a.GetString("coordinate_transformation_mode", std::string("half_pixel")));
+  ASSIGN_OR_RETURN(int64_t antialias, a.GetInt("antialias", 0));
+  ASSIGN_OR_RETURN(int64_t exclude_outside, a.GetInt("exclude_outside", 0));
+  const bool ok = mode == "linear" && (coord == "half_pixel" || coord == "pytorch_half_pixel") && antialias == 0 &&
+                  exclude_outside == 0 && !a.Has("axes") && init.graph.opset >= 11;
+  return FastFn([ok](std::span<const Tensor> in, RunContext& ctx) -> absl::StatusOr<std::optional<Tensor>> {
+    if (!ok || in.empty() || !IsF32(in[0]) || in[0].rank() != 4 || in[0].size() == 0) return std::optional<Tensor>();
+    const Shape& x = in[0].shape();
+    float fh = 0, fw = 0;
+    int64_t oh = 0, ow = 0;
+    if (in.size() > 3 && !in[3].empty() && in[3].size() > 0) {  // sizes
+      if (in[3].size() != 4 || !in[3].is_plain()) return std::optional<Tensor>();
+      std::vector<int64_t> s = ToInt64Vector(in[3]);
+      if (s[0] != x[0] || s[1] != x[1] || s[2] <= 1 || s[3] <= 1) return std::optional<Tensor>();
+      oh = s[2];
+      ow = s[3];
+      fh = static_cast<float>(oh) / static_cast<float>(x[2]);
+      fw = static_cast<float>(ow) / static_cast<float>(x[3]);
+    } else if (in.size() > 2 && IsF32(in[2]) && in[2].size() == 4 && in[2].is_plain()) {  // scales
+      const float* s = in[2].data<float>();
+      if (s[0] != 1.f || s[1] != 1.f || s[2] <= 0.f || s[3] <= 0.f) return std::optional<Tensor>();
+      fh = s[2];
+      fw = s[3];
+      oh = static_cast<int64_t>(std::floor(static_cast<double>(x[2]) * fh));
+      ow = static_cast<int64_t>(std::floor(static_cast<double>(x[3]) * fw));
+      if (oh <= 1 || ow <= 1) return std::optional<Tensor>();
+    } else {
+      return std::optional<Tensor>();
+    }
+    ASSIGN_OR_RETURN(memory src, dnnl_util::MemoryOf(in[0]));
+    const memory::dims od{x[0], x[1], oh, ow};
+    dnnl::resampling_forward::primitive_desc pd(
+        dnnl::resampling_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_linear,
+                                       std::vector<float>{fh, fw}, src.get_desc(),
+                                       memory::desc(od, dt::f32, memory::format_tag::any)),
+        dnnl_util::Engine());
+    if (IsRef(pd)) return std::optional<Tensor>();
+    Tensor y = dnnl_util::NewTensor(pd.dst_desc(), Shape(od.begin(), od.end()), ctx);
+    memory dst(pd.dst_desc(), dnnl_util::Engine(), y.raw());
+    dnnl::stream s(dnnl_util::Engine());
+    dnnl::resampling_forward(pd).execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
     s.wait();
     return std::optional<Tensor>(std::move(y));
   });
@@ -241,6 +341,7 @@ absl::StatusOr<FastFn> MakePool(const KernelInit& init) {
                                     memory::desc(od, dt::f32, memory::format_tag::any), {strides[0], strides[1]},
                                     {k[0], k[1]}, {pads[0], pads[1]}, {pr[0], pr[1]}),
         dnnl_util::Engine());
+    if (IsRef(pd)) return std::optional<Tensor>();
     Tensor y = dnnl_util::NewTensor(pd.dst_desc(), Shape(od.begin(), od.end()), ctx);
     memory dst(pd.dst_desc(), dnnl_util::Engine(), y.raw());
     dnnl::stream s(dnnl_util::Engine());
@@ -258,9 +359,26 @@ absl::StatusOr<FastFn> MakeCast(const KernelInit& init) {
   });
 }
 
+// Shape reads only the logical shape: no conversion of a blocked input.
+absl::StatusOr<FastFn> MakeShape(const KernelInit& init) {
+  ASSIGN_OR_RETURN(int64_t start, init.node.attrs.GetInt("start", 0));
+  const bool has_end = init.node.attrs.Has("end");
+  ASSIGN_OR_RETURN(int64_t end, init.node.attrs.GetInt("end", 0));
+  return FastFn([=](std::span<const Tensor> in, RunContext&) -> absl::StatusOr<std::optional<Tensor>> {
+    if (in.empty() || in[0].empty()) return std::optional<Tensor>();
+    const int64_t r = in[0].rank();
+    auto clamp = [r](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + r : v, 0, r); };
+    const int64_t s = clamp(start), e = has_end ? clamp(end) : r;
+    std::vector<int64_t> dims;
+    for (int64_t i = s; i < e; ++i) dims.push_back(in[0].dim(i));
+    return std::optional<Tensor>(MakeInt64Tensor(dims));
+  });
+}
+
 }  // namespace
 
 void RegisterDnnlEltwiseKernels(KernelRegistry& r) {
+  r.Register("Shape", Backend::kDnnl, Wrap(MakeShape));
   r.Register("Relu", Backend::kDnnl, Wrap(Unary(dnnl::algorithm::eltwise_relu, 0.f)));
   r.Register("LeakyRelu", Backend::kDnnl, Wrap(Unary(dnnl::algorithm::eltwise_relu, 0.01f)));
   r.Register("Sigmoid", Backend::kDnnl, Wrap(Unary(dnnl::algorithm::eltwise_logistic, 0.f)));
@@ -277,6 +395,7 @@ void RegisterDnnlEltwiseKernels(KernelRegistry& r) {
   r.Register("MaxPool", Backend::kDnnl, Wrap(MakePool));
   r.Register("AveragePool", Backend::kDnnl, Wrap(MakePool));
   r.Register("Cast", Backend::kDnnl, Wrap(MakeCast));
+  r.Register("Resize", Backend::kDnnl, Wrap(MakeResize));
 }
 
 }  // namespace imagen::engine

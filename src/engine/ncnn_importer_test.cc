@@ -70,7 +70,9 @@ TEST(NcnnImporter, PackagedModelsMatchReference) {
     EXPECT_EQ(a.dim(1), 3);
     // Real-ESRGAN pads internally (×scale); the CUGAN/waifu2x models expect
     // the caller to pre-pad the input, so their output is smaller.
-    if (std::string(mc.path).find("x4") != std::string::npos) EXPECT_EQ(a.dim(2), 4 * mc.size);
+    if (std::string(mc.path).find("x4") != std::string::npos) {
+      EXPECT_EQ(a.dim(2), 4 * mc.size);
+    }
     EXPECT_GT(a.dim(2), 0);
     float m = 0;
     for (int64_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
