@@ -8,7 +8,7 @@ runs the same model.onnx with onnxruntime-node (bench/ops/isnet_reference.mjs)
 and upsamples its mask bilinearly to the original size. Both are thresholded
 at 0.5 and compared by IoU (target >= 0.99). Prints figures; exits 1 when a
 photo is under the target so tests/ops can use it as a check.
-Usage: isnet_iou.py IMAGEN MODELS_DIR PHOTOS_DIR [model]
+Usage: isnet_iou.py IMAGEN MODELS_DIR PHOTOS_DIR [model] [photo,photo,...]
 """
 import os
 import subprocess
@@ -20,10 +20,11 @@ from PIL import Image
 
 imagen, models, photos = sys.argv[1:4]
 model = sys.argv[4] if len(sys.argv) > 4 else "isnet"
+names = sys.argv[5].split(",") if len(sys.argv) > 5 else ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
 here = os.path.dirname(os.path.abspath(__file__))
 worst = 1.0
 with tempfile.TemporaryDirectory() as tmp:
-    for name in ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]:
+    for name in names:
         src = os.path.join(photos, name)
         ours_path = os.path.join(tmp, "ours.png")
         r = subprocess.run([imagen, "run", "remove_background", src, "-o", ours_path, "--repository", models,
