@@ -1,6 +1,7 @@
 #include "serving/backend.h"
 
 #include "absl/strings/str_cat.h"
+#include "serving/engine_backend.h"
 #include "serving/test_backend.h"
 
 namespace imagen::serving {
@@ -9,10 +10,7 @@ absl::StatusOr<Backend*> BackendFor(const inference::ModelConfig& config) {
   const std::string& backend = config.backend();
   const std::string& platform = config.platform();
   if (backend == "imagen_test") return TestBackend();
-  if (backend == "onnxruntime" || platform == "onnxruntime_onnx" || backend == "imagen_ncnn") {
-    return absl::UnimplementedError(
-        absl::StrCat("model '", config.name(), "': the imagen engine backend is not available in this build yet"));
-  }
+  if (IsEngineBackend(config)) return EngineBackend();
   if (backend.empty() && platform.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("model '", config.name(), "': config has neither backend nor platform"));

@@ -68,23 +68,19 @@ BatchDecision DecideNextBatch(std::span<const QueuedItem> queue, int64_t now_us,
   const auto& preferred = policy.preferred_batch_sizes;
   auto is_preferred = [&](int64_t n) { return std::find(preferred.begin(), preferred.end(), n) != preferred.end(); };
 
-  if (total >= policy.max_batch_size || blocked) {
-    run_prefix(batch.size());
-    return d;
-  }
+  // The largest preferred size some prefix of the batch reaches runs now;
+  // the rest waits for the next batch.
   if (!preferred.empty()) {
-    if (is_preferred(total)) {
-      run_prefix(batch.size());
-      return d;
-    }
-    // The largest preferred size some prefix reaches exactly, if it is below
-    // the current total, runs now; the rest waits for the next batch.
     for (size_t n = batch.size(); n-- > 0;) {
-      if (is_preferred(cumulative[n]) && n + 1 < batch.size()) {
+      if (is_preferred(cumulative[n])) {
         run_prefix(n + 1);
         return d;
       }
     }
+  }
+  if (total >= policy.max_batch_size || blocked) {
+    run_prefix(batch.size());
+    return d;
   }
   if (now_us >= oldest + policy.max_queue_delay_us) {
     run_prefix(batch.size());

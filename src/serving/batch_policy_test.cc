@@ -100,6 +100,14 @@ TEST(BatchPolicyTest, LargestReachablePreferredSizeRunsFirst) {
   EXPECT_THAT(d.run, ElementsAre(0, 1, 2, 3));
 }
 
+TEST(BatchPolicyTest, PreferredSizeWinsOverAFullBatch) {
+  FakeClock clock;
+  Queue q(&clock);
+  for (int i = 0; i < 8; ++i) q.Add();
+  auto d = DecideNextBatch(q.items, clock.NowMicros(), Dynamic(8, {4}, 1'000'000), true);
+  EXPECT_THAT(d.run, ElementsAre(0, 1, 2, 3));
+}
+
 TEST(BatchPolicyTest, FullBatchRunsAndLeavesTheRest) {
   FakeClock clock;
   Queue q(&clock);

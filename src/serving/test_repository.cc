@@ -70,6 +70,13 @@ ensemble_scheduling {
   ]
 }
 )");
+  AddModel("slow", R"(
+backend: "imagen_test"
+max_batch_size: 8
+parameters { key: "test_model" value { string_value: "delay" } }
+parameters { key: "execute_delay_us" value { string_value: "300000" } }
+dynamic_batching { default_queue_policy { max_queue_size: 2 } }
+)");
   AddModel("broken", "backend: \"imagen_test\"\nmax_batch_size: 1\nbogus_field: 3\n");
 }
 

@@ -17,8 +17,9 @@ class TestRepository {
   // Writes <dir>/<model>/config.pbtxt and an empty version folder "1".
   void AddModel(const std::string& model, const std::string& config_pbtxt, int version = 1);
   void Remove(const std::string& model);
-  // identity (max_batch_size 8, dynamic batching), add_sub, delay, an
-  // ensemble add_sub -> identity, and a broken model.
+  // identity (max_batch_size 8, dynamic batching), add_sub, delay (20 ms,
+  // preferred batch 4), slow (300 ms, queue of 2), an ensemble `pipeline`
+  // over add_sub, and a broken model.
   void AddStandardModels();
   const std::string& path() const { return dir_; }
 

@@ -1,0 +1,199 @@
+#include "frontends/grpc_convert.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace imagen::frontends {
+namespace {
+
+template <typename T, typename Repeated>
+std::string Pack(const Repeated& values) {
+  std::string out(static_cast<size_t>(values.size()) * sizeof(T), '\0');
+  for (int i = 0; i < values.size(); ++i) {
+    T v = static_cast<T>(values.Get(i));
+    std::memcpy(out.data() + static_cast<size_t>(i) * sizeof(T), &v, sizeof(T));
+  }
+  return out;
+}
+
+// Typed contents -> raw little-endian bytes, per the tensor's datatype.
+absl::StatusOr<std::string> ContentsToRaw(const std::string& dt, const inference::InferTensorContents& c) {
+  if (dt == "FP32") return Pack<float>(c.fp32_contents());
+  if (dt == "FP64") return Pack<double>(c.fp64_contents());
+  if (dt == "INT32") return Pack<int32_t>(c.int_contents());
+  if (dt == "INT16") return Pack<int16_t>(c.int_contents());
+  if (dt == "INT8") return Pack<int8_t>(c.int_contents());
+  if (dt == "INT64") return Pack<int64_t>(c.int64_contents());
+  if (dt == "UINT8") return Pack<uint8_t>(c.uint_contents());
+  if (dt == "UINT16") return Pack<uint16_t>(c.uint_contents());
+  if (dt == "UINT32") return Pack<uint32_t>(c.uint_contents());
+  if (dt == "UINT64") return Pack<uint64_t>(c.uint64_contents());
+  if (dt == "BOOL") return Pack<uint8_t>(c.bool_contents());
+  if (dt == "BYTES") {
+    std::string out;
+    for (const auto& s : c.bytes_contents()) {
+      uint32_t n = static_cast<uint32_t>(s.size());
+      out.append(reinterpret_cast<const char*>(&n), 4);
+      out += s;
+    }
+    return out;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unsupported datatype '", dt, "' in typed contents"));
+}
+
+bool IntParam(const google::protobuf::Map<std::string, inference::InferParameter>& params, const std::string& key,
+              uint64_t* out) {
+  auto it = params.find(key);
+  if (it == params.end()) return false;
+  const auto& p = it->second;
+  if (p.has_int64_param()) {
+    *out = static_cast<uint64_t>(std::max<int64_t>(0, p.int64_param()));
+  } else if (p.has_uint64_param()) {
+    *out = p.uint64_param();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<serving::InferRequest> FromProto(const inference::ModelInferRequest& in) {
+  serving::InferRequest r;
+  r.model_name = in.model_name();
+  r.model_version = in.model_version();
+  r.id = in.id();
+  IntParam(in.parameters(), "priority", &r.priority);
+  IntParam(in.parameters(), "timeout", &r.timeout_us);
+  bool raw = in.raw_input_contents_size() > 0;
+  if (raw && in.raw_input_contents_size() != in.inputs_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected ", in.inputs_size(), " raw_input_contents (one per input), got ", in.raw_input_contents_size()));
+  }
+  for (int i = 0; i < in.inputs_size(); ++i) {
+    const auto& t = in.inputs(i);
+    serving::Tensor tensor;
+    tensor.name = t.name();
+    tensor.datatype = t.datatype();
+    tensor.shape.assign(t.shape().begin(), t.shape().end());
+    if (serving::DataTypeFromName(t.datatype()) == inference::TYPE_INVALID) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid datatype '", t.datatype(), "' for input '", t.name(), "'"));
+    }
+    if (raw) {
+      if (t.has_contents()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("contents field must not be specified when using raw_input_contents for '", t.name(), "'"));
+      }
+      tensor.data = in.raw_input_contents(i);
+    } else {
+      auto data = ContentsToRaw(t.datatype(), t.contents());
+      if (!data.ok()) return data.status();
+      tensor.data = std::move(*data);
+    }
+    r.inputs.push_back(std::move(tensor));
+  }
+  for (const auto& o : in.outputs()) r.outputs.push_back(o.name());
+  return r;
+}
+
+void ToProto(const serving::InferRequest& in, inference::ModelInferRequest* out) {
+  out->set_model_name(in.model_name);
+  out->set_model_version(in.model_version);
+  out->set_id(in.id);
+  if (in.priority > 0) (*out->mutable_parameters())["priority"].set_uint64_param(in.priority);
+  if (in.timeout_us > 0) (*out->mutable_parameters())["timeout"].set_int64_param(static_cast<int64_t>(in.timeout_us));
+  for (const auto& t : in.inputs) {
+    auto* x = out->add_inputs();
+    x->set_name(t.name);
+    x->set_datatype(t.datatype);
+    for (int64_t d : t.shape) x->add_shape(d);
+    out->add_raw_input_contents(t.data);
+  }
+  for (const auto& o : in.outputs) out->add_outputs()->set_name(o);
+}
+
+void ToProto(serving::InferResponse in, inference::ModelInferResponse* out) {
+  out->set_model_name(std::move(in.model_name));
+  out->set_model_version(std::move(in.model_version));
+  out->set_id(std::move(in.id));
+  for (auto& t : in.outputs) {
+    auto* x = out->add_outputs();
+    x->set_name(std::move(t.name));
+    x->set_datatype(std::move(t.datatype));
+    for (int64_t d : t.shape) x->add_shape(d);
+    out->add_raw_output_contents(std::move(t.data));
+  }
+}
+
+absl::StatusOr<serving::InferResponse> FromProto(inference::ModelInferResponse* in) {
+  serving::InferResponse r;
+  r.model_name = in->model_name();
+  r.model_version = in->model_version();
+  r.id = in->id();
+  bool raw = in->raw_output_contents_size() > 0;
+  for (int i = 0; i < in->outputs_size(); ++i) {
+    auto* t = in->mutable_outputs(i);
+    serving::Tensor tensor;
+    tensor.name = t->name();
+    tensor.datatype = t->datatype();
+    tensor.shape.assign(t->shape().begin(), t->shape().end());
+    if (raw) {
+      if (i >= in->raw_output_contents_size()) return absl::InternalError("response lacks raw_output_contents");
+      tensor.data = std::move(*in->mutable_raw_output_contents(i));
+    } else {
+      auto data = ContentsToRaw(t->datatype(), t->contents());
+      if (!data.ok()) return data.status();
+      tensor.data = std::move(*data);
+    }
+    r.outputs.push_back(std::move(tensor));
+  }
+  return r;
+}
+
+void ToProto(const serving::ModelMetadata& in, inference::ModelMetadataResponse* out) {
+  out->set_name(in.name);
+  for (const auto& v : in.versions) out->add_versions(v);
+  out->set_platform(in.platform);
+  for (const auto& t : in.inputs) {
+    auto* x = out->add_inputs();
+    x->set_name(t.name);
+    x->set_datatype(t.datatype);
+    for (int64_t d : t.shape) x->add_shape(d);
+  }
+  for (const auto& t : in.outputs) {
+    auto* x = out->add_outputs();
+    x->set_name(t.name);
+    x->set_datatype(t.datatype);
+    for (int64_t d : t.shape) x->add_shape(d);
+  }
+}
+
+void ToProto(const serving::ModelStatsSnapshot& in, inference::ModelStatistics* out) {
+  auto dur = [](const serving::Duration& d, inference::StatisticDuration* p) {
+    p->set_count(d.count);
+    p->set_ns(d.ns);
+  };
+  out->set_name(in.name);
+  out->set_version(in.version);
+  out->set_last_inference(in.last_inference_ms);
+  out->set_inference_count(in.inference_count);
+  out->set_execution_count(in.execution_count);
+  auto* s = out->mutable_inference_stats();
+  dur(in.success, s->mutable_success());
+  dur(in.fail, s->mutable_fail());
+  dur(in.queue, s->mutable_queue());
+  dur(in.compute_input, s->mutable_compute_input());
+  dur(in.compute_infer, s->mutable_compute_infer());
+  dur(in.compute_output, s->mutable_compute_output());
+  for (const auto& [size, b] : in.batch_stats) {
+    auto* x = out->add_batch_stats();
+    x->set_batch_size(size);
+    dur(b.compute_input, x->mutable_compute_input());
+    dur(b.compute_infer, x->mutable_compute_infer());
+    dur(b.compute_output, x->mutable_compute_output());
+  }
+}
+
+}  // namespace imagen::frontends

@@ -1,0 +1,25 @@
+// Conversions between KServe v2 gRPC messages (Triton's grpc_service.proto)
+// and the serving API's types: requests (raw_input_contents or typed
+// contents, priority/timeout parameters), responses (raw_output_contents),
+// metadata, statistics. Used by the gRPC frontend and the gRPC client.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grpc_service.pb.h"
+#include "serving/inference_request.h"
+#include "serving/server.h"
+#include "serving/statistics.h"
+
+namespace imagen::frontends {
+
+absl::StatusOr<serving::InferRequest> FromProto(const inference::ModelInferRequest& in);
+void ToProto(const serving::InferRequest& in, inference::ModelInferRequest* out);
+void ToProto(serving::InferResponse in, inference::ModelInferResponse* out);
+absl::StatusOr<serving::InferResponse> FromProto(inference::ModelInferResponse* in);
+void ToProto(const serving::ModelMetadata& in, inference::ModelMetadataResponse* out);
+void ToProto(const serving::ModelStatsSnapshot& in, inference::ModelStatistics* out);
+
+}  // namespace imagen::frontends

@@ -1,0 +1,40 @@
+// KServe v2 gRPC frontend (service inference.GRPCInferenceService, as Triton
+// serves it) on the gRPC callback API, plus the standard grpc.health.v1
+// service. Thin: each method converts, calls one InferenceServer API and
+// converts back. Start/Stop from one thread; methods run on gRPC's threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "serving/server.h"
+
+namespace imagen::frontends {
+
+struct GrpcOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8001;  // 0 picks a free port
+  int max_message_bytes = 256 << 20;
+};
+
+class GrpcFrontend {
+ public:
+  GrpcFrontend(serving::InferenceServer* server, GrpcOptions options);
+  ~GrpcFrontend();
+  GrpcFrontend(const GrpcFrontend&) = delete;
+  GrpcFrontend& operator=(const GrpcFrontend&) = delete;
+
+  absl::Status Start();
+  uint16_t port() const;
+  // Stops accepting calls; in-flight calls get up to `grace` to finish.
+  void Stop(absl::Duration grace = absl::Seconds(10));
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace imagen::frontends

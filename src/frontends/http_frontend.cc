@@ -1,0 +1,177 @@
+#include "frontends/http_frontend.h"
+
+#include <memory>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "boost/asio/as_tuple.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/this_coro.hpp"
+#include "boost/asio/use_awaitable.hpp"
+#include "common/string_view.h"
+#include "frontends/compression.h"
+#include "frontends/kserve_json.h"
+#include "frontends/metrics_text.h"
+#include "frontends/status_map.h"
+
+namespace imagen::frontends {
+namespace {
+
+namespace asio = boost::asio;
+using http::Request;
+using http::RequestContext;
+using http::Response;
+
+Response Json(const Request& req, unsigned code, std::string body) {
+  return http::MakeResponse(req, static_cast<http::Status>(code), std::move(body), "application/json");
+}
+
+Response Error(const Request& req, const absl::Status& s) {
+  return Json(req, HttpCodeFor(s.code()), ErrorJson(std::string(s.message())));
+}
+
+std::string Param(const RequestContext& ctx, const char* key) {
+  auto it = ctx.path_params.find(key);
+  return it == ctx.path_params.end() ? std::string() : it->second;
+}
+
+// Awaits InferAsync's callback without holding an I/O thread: the callback
+// posts the result to the connection's strand and cancels a timer the
+// coroutine waits on (the strand orders the wait before the cancel).
+asio::awaitable<absl::StatusOr<serving::InferResponse>> AwaitInfer(serving::InferenceServer* server,
+                                                                   serving::InferRequest request) {
+  using Result = absl::StatusOr<serving::InferResponse>;
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto result = std::make_shared<std::optional<Result>>();
+  server->InferAsync(std::move(request), [timer, result, executor](Result r) mutable {
+    asio::post(executor, [timer, result, r = std::move(r)]() mutable {
+      *result = std::move(r);
+      timer->cancel();
+    });
+  });
+  while (!result->has_value()) {
+    auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;
+  }
+  co_return std::move(**result);
+}
+
+// The request body, decompressed per Content-Encoding.
+absl::StatusOr<std::string> Body(const Request& req, uint64_t limit) {
+  auto it = req.find("Content-Encoding");
+  if (it == req.end()) return req.body();
+  std::string enc = absl::AsciiStrToLower(ToAbsl(std::string_view(it->value().data(), it->value().size())));
+  if (enc.empty() || enc == "identity") return req.body();
+  return Decompress(req.body(), enc, limit);
+}
+
+void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::string& base, uint64_t limit) {
+  r.AddSync(http::Verb::get, base, [s](const Request& req, const RequestContext& ctx) {
+    auto md = s->Metadata(Param(ctx, "m"), Param(ctx, "v"));
+    return md.ok() ? Json(req, 200, MetadataJson(*md)) : Error(req, md.status());
+  });
+  r.AddSync(http::Verb::get, base + "/ready", [s](const Request& req, const RequestContext& ctx) {
+    absl::Status st = s->ModelReady(Param(ctx, "m"), Param(ctx, "v"));
+    return st.ok() ? Json(req, 200, "") : Error(req, absl::Status(absl::StatusCode::kInvalidArgument, st.message()));
+  });
+  r.AddSync(http::Verb::get, base + "/config", [s](const Request& req, const RequestContext& ctx) {
+    auto c = s->Config(Param(ctx, "m"), Param(ctx, "v"));
+    return c.ok() ? Json(req, 200, ConfigJson(*c)) : Error(req, c.status());
+  });
+  r.AddSync(http::Verb::get, base + "/stats", [s](const Request& req, const RequestContext& ctx) {
+    auto st = s->Statistics(Param(ctx, "m"), Param(ctx, "v"));
+    return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
+  });
+  r.Add(http::Verb::post, base + "/infer",
+        [s, limit](Request& req, RequestContext& ctx, http::ResponseStream&) -> asio::awaitable<Response> {
+          auto body = Body(req, limit);
+          if (!body.ok()) co_return Error(req, body.status());
+          std::optional<size_t> header_length;
+          if (auto it = req.find("Inference-Header-Content-Length"); it != req.end()) {
+            size_t n;
+            if (!absl::SimpleAtoi(ToAbsl(std::string_view(it->value().data(), it->value().size())), &n)) {
+              co_return Error(req, absl::InvalidArgumentError("invalid Inference-Header-Content-Length"));
+            }
+            header_length = n;
+          }
+          bool binary_default = false;
+          std::vector<std::string> binary_outputs, json_outputs;
+          auto parsed = ParseInferRequest(*body, header_length, Param(ctx, "m"), Param(ctx, "v"), &binary_default,
+                                          &binary_outputs, &json_outputs);
+          if (!parsed.ok()) co_return Error(req, parsed.status());
+          auto result = co_await AwaitInfer(s, std::move(*parsed));
+          if (!result.ok()) co_return Error(req, result.status());
+          EncodedResponse enc = EncodeInferResponse(*result, binary_default, binary_outputs, json_outputs);
+          Response res = http::MakeResponse(req, http::Status::ok, std::move(enc.body),
+                                            enc.header_length ? "application/octet-stream" : "application/json");
+          if (enc.header_length) res.set("Inference-Header-Content-Length", std::to_string(*enc.header_length));
+          if (auto it = req.find("Accept-Encoding"); it != req.end()) {
+            std::string accept(it->value().data(), it->value().size());
+            std::string enc_name = accept.find("gzip") != std::string::npos      ? "gzip"
+                                   : accept.find("deflate") != std::string::npos ? "deflate"
+                                                                                 : "";
+            if (!enc_name.empty()) {
+              auto z = Compress(res.body(), enc_name);
+              if (z.ok()) {
+                res.body() = std::move(*z);
+                res.set("Content-Encoding", enc_name);
+                res.prepare_payload();
+              }
+            }
+          }
+          co_return res;
+        });
+}
+
+}  // namespace
+
+http::Router KServeHttpRouter(serving::InferenceServer* s, uint64_t body_limit) {
+  http::Router r;
+  r.AddSync(http::Verb::get, "/v2/health/live",
+            [s](const Request& req, const RequestContext&) { return Json(req, s->Live() ? 200 : 400, ""); });
+  r.AddSync(http::Verb::get, "/v2/health/ready",
+            [s](const Request& req, const RequestContext&) { return Json(req, s->Ready() ? 200 : 400, ""); });
+  r.AddSync(http::Verb::get, "/v2",
+            [](const Request& req, const RequestContext&) { return Json(req, 200, ServerMetadataJson()); });
+  r.AddSync(http::Verb::get, "/v2/models/stats", [s](const Request& req, const RequestContext&) {
+    auto st = s->Statistics("", "");
+    return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
+  });
+  AddModelRoutes(r, s, "/v2/models/{m}", body_limit);
+  AddModelRoutes(r, s, "/v2/models/{m}/versions/{v}", body_limit);
+  r.AddSync(http::Verb::post, "/v2/repository/index", [s](const Request& req, const RequestContext&) {
+    bool ready = req.body().find("\"ready\":true") != std::string::npos ||
+                 req.body().find("\"ready\": true") != std::string::npos;
+    return Json(req, 200, IndexJson(s->RepositoryIndex(ready)));
+  });
+  for (const char* action : {"load", "unload"}) {
+    bool load = std::string(action) == "load";
+    r.AddSync(http::Verb::post, absl::StrCat("/v2/repository/models/{m}/", action),
+              [s, load](const Request& req, const RequestContext& ctx) {
+                if (s->options().control_mode != serving::ModelControlMode::kExplicit) {
+                  return Error(
+                      req, absl::UnavailableError("explicit model load / unload is not allowed if polling is enabled"));
+                }
+                absl::Status st = load ? s->LoadModel(Param(ctx, "m")) : s->UnloadModel(Param(ctx, "m"));
+                return st.ok() ? Json(req, 200, "") : Error(req, st);
+              });
+  }
+  return r;
+}
+
+http::Router MetricsRouter(serving::InferenceServer* s) {
+  http::Router r;
+  r.AddSync(http::Verb::get, "/metrics", [s](const Request& req, const RequestContext&) {
+    auto st = s->Statistics("", "");
+    return http::MakeResponse(req, http::Status::ok,
+                              RenderMetrics(st.ok() ? *st : std::vector<serving::ModelStatsSnapshot>{}),
+                              "text/plain; version=0.0.4");
+  });
+  return r;
+}
+
+}  // namespace imagen::frontends

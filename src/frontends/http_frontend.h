@@ -1,0 +1,20 @@
+// KServe v2 HTTP/REST routes as Triton serves them (/v2/health/*, /v2,
+// /v2/models/{m}[/versions/{v}][/ready|/config|/stats|/infer],
+// /v2/repository/...), gzip/deflate bodies, errors as {"error": "..."} with
+// Triton's status codes; and the metrics route (/metrics). Thin: parse, call
+// one InferenceServer API, format. Inference does not block I/O threads.
+// Build once; the routers are then thread-safe.
+#pragma once
+
+#include <cstdint>
+
+#include "http/router.h"
+#include "serving/server.h"
+
+namespace imagen::frontends {
+
+// `body_limit`: the largest (decompressed) request body accepted.
+http::Router KServeHttpRouter(serving::InferenceServer* server, uint64_t body_limit = 64ull << 20);
+http::Router MetricsRouter(serving::InferenceServer* server);
+
+}  // namespace imagen::frontends
