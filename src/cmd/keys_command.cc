@@ -1,10 +1,103 @@
-// `imagen keys`: Create and list API keys.
+// `imagen keys`: create and list API keys in a data folder's job store. Works
+// while `imagen serve` runs on the same folder (SQLite WAL, busy timeout).
+#include <memory>
+#include <stdexcept>
+#include <string>
+
 #include "cmd/commands.h"
+#include "common/clock.h"
+#include "common/env.h"
+#include "fmt/core.h"
+#include "jobs/api_keys.h"
+#include "jobs/job_store.h"
+#include "nlohmann/json.hpp"
 
 namespace imagen {
 
+namespace {
+
+struct KeysFlags {
+  std::string data_dir = "./data";
+  std::string name;
+  std::string rate = "0";  // "R" or "R/s"
+  int max_concurrent = 0;
+  bool json = false;
+};
+
+absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenStore(const std::string& data_dir) {
+  Env* env = Env::Default();
+  if (absl::Status s = env->CreateDirs(data_dir); !s.ok()) return s;
+  return jobs::JobStore::Open(data_dir + "/jobs.db", Clock::Real());
+}
+
+int Create(const KeysFlags& f) {
+  auto store = OpenStore(f.data_dir);
+  if (!store.ok()) {
+    fmt::print(stderr, "imagen keys create: {}\n", std::string(store.status().message()));
+    return 1;
+  }
+  std::string rate_text = f.rate;
+  if (rate_text.size() > 2 && rate_text.substr(rate_text.size() - 2) == "/s") rate_text.resize(rate_text.size() - 2);
+  double rate = 0;
+  try {
+    size_t used = 0;
+    rate = std::stod(rate_text, &used);
+    if (used != rate_text.size() || rate < 0) throw std::invalid_argument("rate");
+  } catch (const std::exception&) {
+    fmt::print(stderr, "imagen keys create: --rate expects a number of requests per second, got '{}'\n", f.rate);
+    return 2;
+  }
+  auto key = jobs::CreateApiKey(store->get(), {.name = f.name, .rate = rate, .max_concurrent = f.max_concurrent});
+  if (!key.ok()) {
+    fmt::print(stderr, "imagen keys create: {}\n", std::string(key.status().message()));
+    return 2;
+  }
+  if (f.json) {
+    fmt::print("{}\n", nlohmann::json{{"key", key->token}, {"webhook_secret", key->record.webhook_secret}}.dump());
+  } else {
+    fmt::print(
+        "API key '{}' ({}) created. Both values are shown only once:\n  key:            {}\n"
+        "  webhook secret: {}\n",
+        f.name, key->record.id, key->token, key->record.webhook_secret);
+  }
+  return 0;
+}
+
+int List(const KeysFlags& f) {
+  auto store = OpenStore(f.data_dir);
+  if (!store.ok()) {
+    fmt::print(stderr, "imagen keys list: {}\n", std::string(store.status().message()));
+    return 1;
+  }
+  auto keys = (*store)->ListKeys();
+  if (!keys.ok()) {
+    fmt::print(stderr, "imagen keys list: {}\n", std::string(keys.status().message()));
+    return 1;
+  }
+  for (const auto& k : *keys) {
+    fmt::print("{}  {:<20} rate={} max_concurrent={}{}\n", k.id, k.name, k.rate, k.max_concurrent,
+               k.admin ? " admin" : "");
+  }
+  return 0;
+}
+
+}  // namespace
+
 void AddKeysCommand(CLI::App& app, int* rc) {
-  AddPendingCommand(app, "keys", "Create and list API keys", "job platform issue", rc);
+  CLI::App* keys = app.add_subcommand("keys", "Create and list API keys");
+  keys->require_subcommand(1);
+  auto flags = std::make_shared<KeysFlags>();
+  CLI::App* create = keys->add_subcommand("create", "Create an API key; prints it and its webhook secret once");
+  create->add_option("--data-dir", flags->data_dir, "data folder of imagen serve (default ./data)");
+  create->add_option("--name", flags->name, "a name for the key")->required();
+  create->add_option("--rate", flags->rate, "submissions per second, R or R/s (0: the server default)");
+  create->add_option("--max-concurrent", flags->max_concurrent, "running jobs at once (0: unlimited)")
+      ->check(CLI::NonNegativeNumber);
+  create->add_flag("--json", flags->json, "print {\"key\":...,\"webhook_secret\":...} only");
+  create->callback([rc, flags] { *rc = Create(*flags); });
+  CLI::App* list = keys->add_subcommand("list", "List API keys (names and limits; never the keys)");
+  list->add_option("--data-dir", flags->data_dir, "data folder of imagen serve (default ./data)");
+  list->callback([rc, flags] { *rc = List(*flags); });
 }
 
 }  // namespace imagen

@@ -15,7 +15,8 @@ code=$(curl -s -o "$tmp/nf" -w '%{http_code}' "$SERVE_URL/no/such/path")
 check "unknown path is 404" test "$code" = 404
 check "404 has a JSON error body" grep -q '"error":{"code":"not_found"' "$tmp/nf"
 metrics=$(curl -s "$SERVE_URL/metrics")
-check "/metrics has request counter" contains "$metrics" 'imagen_http_requests_total{code="200",method="GET"}'
+check "/metrics has request counter by route" contains "$metrics" 'imagen_http_requests_total{code="200",method="GET",route="/healthz"}'
+check "/metrics has job gauges" contains "$metrics" 'imagen_jobs{state="queued"}'
 check "/metrics has build info" contains "$metrics" 'imagen_build_info{version='
 
 kill -TERM "$SERVE_PID"

@@ -33,7 +33,7 @@ class Server:
         self.data, self.proc, self.url = data, None, None
 
     def start(self):
-        self.log = open(os.path.join(self.data, "..", "serve.log"), "ab")
+        self.log = open(os.path.join(os.path.dirname(self.data), "serve.log"), "ab")
         self.proc = subprocess.Popen(
             [IMAGEN, "serve", "--data-dir", self.data, "--listen", "127.0.0.1:0", "--workers", "2",
              "--set", "ops.diagnostic=true", "--set", "webhooks.allow_hosts=127.0.0.1",
