@@ -84,11 +84,6 @@ TEST(DequantPass, DequantizedModelRunsOnBothBackends) {
   auto b = (*m_fast)->Run({{"x", x}});
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE(b.ok()) << b.status();
-  // Direct check against the int8 semantics: quantise x, integer conv, rescale.
-  float xmin = 0, xmax = 0;
-  for (int64_t i = 0; i < x.size(); ++i)
-    xmin = std::min(xmin, x.data<float>()[i]), xmax = std::max(xmax, x.data<float>()[i]);
-  const float xscale = (xmax - xmin) / 255.f;
   float m = 0;
   for (int64_t i = 0; i < (*b)[0].tensor.size(); ++i) {
     m = std::max(m, std::fabs((*a)[0].tensor.data<float>()[i] - (*b)[0].tensor.data<float>()[i]));
