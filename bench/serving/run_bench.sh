@@ -10,6 +10,7 @@ set -euo pipefail
 IMAGEN=${1:-build/release/bin/imagen}
 DUR=${2:-10}
 SHAPE=${SHAPE:-1,16}
+WARMUP=${WARMUP:-2}
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 mkdir -p "$tmp/repo/identity/1" "$tmp/repo/batched/1" "$tmp/repo/unbatched/1"
@@ -52,8 +53,10 @@ echo "== 1. gRPC round trip, identity, concurrency 1"
 echo "== 1b. HTTP round trip, identity, concurrency 1"
 HTTP_PORT=$(grep -oE 'HTTP [0-9.]+:[0-9]+' "$tmp/log" | cut -d: -f2)
 "$IMAGEN" bench infer --url 127.0.0.1:$HTTP_PORT --protocol http --model identity --shape 1,16 --concurrency 1 --duration "$DUR"
-echo "== 2. dynamic batching OFF, concurrency 8"
-"$IMAGEN" bench infer --url 127.0.0.1:18001 --protocol grpc --model unbatched --shape "$SHAPE" --concurrency 8 --duration "$DUR"
-echo "== 2. dynamic batching ON, concurrency 8"
-"$IMAGEN" bench infer --url 127.0.0.1:18001 --protocol grpc --model batched --shape "$SHAPE" --concurrency 8 --duration "$DUR"
+for round in 1 2; do  # alternate, so machine-load drift hits both
+  echo "== 2. dynamic batching OFF, concurrency 8 (round $round)"
+  "$IMAGEN" bench infer --url 127.0.0.1:18001 --protocol grpc --model unbatched --shape "$SHAPE" --concurrency 8 --duration "$DUR" --warmup "$WARMUP"
+  echo "== 2. dynamic batching ON, concurrency 8 (round $round)"
+  "$IMAGEN" bench infer --url 127.0.0.1:18001 --protocol grpc --model batched --shape "$SHAPE" --concurrency 8 --duration "$DUR" --warmup "$WARMUP"
+done
 kill -TERM $pid; wait $pid || true
