@@ -69,8 +69,10 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--e2e-jobs", type=int, default=30)
     ap.add_argument("--delay-ms", type=int, default=100)
+    ap.add_argument("--data-root", default=None,
+                    help="folder for the data dir (e.g. /dev/shm to take the disk's fsync out of the figures)")
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="imagen_bench_")
+    tmp = tempfile.mkdtemp(prefix="imagen_bench_", dir=a.data_root)
     proc = subprocess.Popen([a.imagen, "serve", "--data-dir", tmp + "/data", "--listen", "127.0.0.1:0",
                              "--workers", str(a.workers), "--set", "ops.diagnostic=true",
                              "--set", "log.level=warn", "--set", "jobs.max_queue_depth=1000000"],
@@ -84,8 +86,17 @@ def main():
                 host, port = m.group(1), int(m.group(2))
         proc.stdout.readline()
         key = proc.stdout.readline().decode().strip()
-        print("imagen serve: workers=%d, %d CPU cores visible (shared with other processes)" %
-              (a.workers, os.cpu_count()))
+        fs = []
+        fd = os.open(os.path.join(tmp, "fsync_probe"), os.O_WRONLY | os.O_CREAT)
+        for _ in range(30):
+            os.write(fd, b"x" * 4096)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            fs.append(time.perf_counter() - t0)
+        os.close(fd)
+        print("imagen serve: workers=%d, %d CPU cores visible (shared with other processes); data in %s; "
+              "fsync of 4 KiB there: p50 %.2f ms p99 %.2f ms" % (a.workers, os.cpu_count(), tmp,
+                                                               1e3 * pct(fs, 50), 1e3 * pct(fs, 99)))
 
         # 1. Saturation.
         lat, lock, stop = [], threading.Lock(), time.time() + a.seconds

@@ -98,7 +98,14 @@ std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& 
     return std::nullopt;
   }
   std::string token(absl::StripAsciiWhitespace(ToAbsl(value.substr(7))));
-  auto key = store_->FindKeyByHash(jobs::HashApiKey(token));
+  std::string hash = jobs::HashApiKey(token);
+  absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&keys_mu_);
+    auto it = key_cache_.find(hash);
+    if (it != key_cache_.end() && it->second.second > now) return Caller{it->second.first};
+  }
+  auto key = store_->FindKeyByHash(hash);
   if (!key.ok()) {
     *error = http::StatusResponse(req, key.status());
     return std::nullopt;
@@ -107,6 +114,13 @@ std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& 
     *error = Err(req, Status::unauthorized, "unauthenticated", "unknown API key");
     error->set(bh::field::www_authenticate, "Bearer error=\"invalid_token\"");
     return std::nullopt;
+  }
+  {
+    // Known keys are remembered briefly; unknown ones are always looked up,
+    // so a key made by `imagen keys create` works at once.
+    absl::MutexLock lock(&keys_mu_);
+    if (key_cache_.size() > 10000) key_cache_.clear();
+    key_cache_[hash] = {**key, now + absl::Seconds(10)};
   }
   return Caller{**key};
 }

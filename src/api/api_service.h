@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "api/api_options.h"
 #include "http/router.h"
 #include "jobs/blob_store.h"
@@ -60,6 +62,9 @@ class ApiService {
   ApiOptions options_;
   jobs::RateLimiter limiter_;
   std::function<void(double)> on_submit_;
+  absl::Mutex keys_mu_;
+  // sha256 of a bearer token -> (key, cached until)
+  absl::flat_hash_map<std::string, std::pair<jobs::ApiKey, absl::Time>> key_cache_ ABSL_GUARDED_BY(keys_mu_);
 };
 
 // The route pattern of a request target for metrics labels, e.g.

@@ -13,8 +13,8 @@ const ConfigSchema& ImagenConfigSchema() {
             .description = "HOST:PORT of the REST API, web UI and /metrics."});
     s->Add({.name = "server.http_threads",
             .type = ConfigType::kInt,
-            .default_value = "2",
-            .description = "I/O threads of the HTTP server.",
+            .default_value = "8",
+            .description = "I/O threads of the HTTP server (submissions wait for fsync on them).",
             .min = 1,
             .max = 256});
     s->Add({.name = "server.body_limit_bytes",

@@ -183,6 +183,12 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
   ASSIGN_OR_RETURN(auto db, Db::Open(path));
   std::unique_ptr<JobStore> store(new JobStore(std::move(db), clock));
   RETURN_IF_ERROR(store->Migrate());
+  // A second connection for reads: in WAL mode they proceed while the
+  // writer's commit waits for fsync.
+  ASSIGN_OR_RETURN(auto rdb, Db::Open(path));
+  RETURN_IF_ERROR(rdb->Exec("PRAGMA query_only=ON"));
+  absl::MutexLock lock(&store->rmu_);
+  store->rdb_ = std::move(rdb);
   return store;
 }
 
@@ -214,8 +220,8 @@ absl::Status JobStore::Migrate() {
 int64_t JobStore::NowUs() const { return absl::ToUnixMicros(clock_->Now()); }
 
 absl::Status JobStore::Ping() {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT version FROM schema_version"));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare("SELECT version FROM schema_version"));
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return absl::UnavailableError("job database has no schema version");
   return absl::OkStatus();
@@ -252,8 +258,8 @@ absl::Status JobStore::InsertKey(const ApiKey& k) {
 }
 
 absl::StatusOr<std::optional<ApiKey>> JobStore::FindKeyByHash(const std::string& key_hash) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE key_hash=?")));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE key_hash=?")));
   q.Bind(1, key_hash);
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::nullopt;
@@ -261,8 +267,8 @@ absl::StatusOr<std::optional<ApiKey>> JobStore::FindKeyByHash(const std::string&
 }
 
 absl::StatusOr<std::optional<ApiKey>> JobStore::FindKey(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE id=?")));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE id=?")));
   q.Bind(1, id);
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::nullopt;
@@ -270,8 +276,8 @@ absl::StatusOr<std::optional<ApiKey>> JobStore::FindKey(const std::string& id) {
 }
 
 absl::StatusOr<std::vector<ApiKey>> JobStore::ListKeys() {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys ORDER BY created_at")));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys ORDER BY created_at")));
   std::vector<ApiKey> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, q.Step());
@@ -292,8 +298,12 @@ absl::StatusOr<std::optional<Job>> JobStore::GetLocked(const std::string& id) {
 }
 
 absl::StatusOr<Job> JobStore::Get(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto job, GetLocked(id));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE id=?")));
+  q.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  std::optional<Job> job;
+  if (row) job = RowToJob(q);
   if (!job) return absl::NotFoundError(absl::StrCat("job '", id, "' not found"));
   return *job;
 }
@@ -356,11 +366,11 @@ absl::StatusOr<CreateResult> JobStore::Create(const NewJob& nj) {
 
 absl::StatusOr<std::vector<Job>> JobStore::List(const std::string& key_id, std::optional<JobState> state, int limit,
                                                 int64_t before_seq) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&rmu_);
   std::string sql =
       absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE (?1='' OR key_id=?1) AND (?2='' OR state=?2)",
                    " AND (?3=0 OR seq<?3) ORDER BY seq DESC LIMIT ?4");
-  ASSIGN_OR_RETURN(auto q, db_->Prepare(sql));
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(sql));
   q.Bind(1, key_id).Bind(2, state ? JobStateName(*state) : "").Bind(3, before_seq).Bind(4, limit);
   std::vector<Job> out;
   while (true) {
@@ -372,8 +382,8 @@ absl::StatusOr<std::vector<Job>> JobStore::List(const std::string& key_id, std::
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> JobStore::CountByState() {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state"));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state"));
   std::map<std::string, int64_t> out;
   for (JobState s : {JobState::kQueued, JobState::kRunning, JobState::kSucceeded, JobState::kFailed,
                      JobState::kCanceled, JobState::kDead}) {
@@ -388,8 +398,8 @@ absl::StatusOr<std::map<std::string, int64_t>> JobStore::CountByState() {
 }
 
 absl::StatusOr<int64_t> JobStore::QueueDepth() {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT COUNT(*) FROM jobs WHERE state='queued'"));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare("SELECT COUNT(*) FROM jobs WHERE state='queued'"));
   ASSIGN_OR_RETURN(bool row, q.Step());
   return row ? q.Int(0) : 0;
 }
@@ -723,10 +733,10 @@ WebhookDelivery RowToDelivery(const Stmt& s) {
 }  // namespace
 
 absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DueDeliveries(int limit) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kDeliveryColumns,
-                                                     " FROM webhook_deliveries WHERE state='pending' AND "
-                                                     "next_attempt_at<=? ORDER BY next_attempt_at LIMIT ?")));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kDeliveryColumns,
+                                                      " FROM webhook_deliveries WHERE state='pending' AND "
+                                                      "next_attempt_at<=? ORDER BY next_attempt_at LIMIT ?")));
   q.Bind(1, NowUs()).Bind(2, limit);
   std::vector<WebhookDelivery> out;
   while (true) {
@@ -752,9 +762,9 @@ absl::Status JobStore::RecordDelivery(int64_t id, DeliveryState state, int attem
 }
 
 absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DeliveriesForJob(const std::string& job_id) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kDeliveryColumns,
-                                                     " FROM webhook_deliveries WHERE job_id=? ORDER BY id")));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kDeliveryColumns,
+                                                      " FROM webhook_deliveries WHERE job_id=? ORDER BY id")));
   q.Bind(1, job_id);
   std::vector<WebhookDelivery> out;
   while (true) {
@@ -766,8 +776,8 @@ absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DeliveriesForJob(const st
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> JobStore::CountDeliveriesByState() {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state"));
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare("SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state"));
   std::map<std::string, int64_t> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, q.Step());

@@ -4,7 +4,8 @@
 // code, so a worker never holds a transaction while an operation runs.
 // Terminal transitions enqueue the job's webhook delivery in the same
 // transaction (outbox), so no event is lost or sent for an uncommitted state.
-// Thread-safe (one connection behind a mutex; other processes, e.g.
+// Thread-safe (a write connection and a read connection, each behind a
+// mutex, so reads never wait for a commit's fsync; other processes, e.g.
 // `imagen keys create`, may open the same file concurrently).
 #pragma once
 
@@ -164,8 +165,10 @@ class JobStore {
                               const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const Job& job, JobState from);
 
-  absl::Mutex mu_;
+  absl::Mutex mu_;  // the write connection
   std::unique_ptr<Db> db_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex rmu_;  // the read connection
+  std::unique_ptr<Db> rdb_ ABSL_GUARDED_BY(rmu_);
   Clock* clock_;
   JobListener listener_;
 };
