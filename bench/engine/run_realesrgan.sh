@@ -14,7 +14,9 @@ BUILD=${IMAGEN_BUILD_DIR:-$ROOT/build/release}
 CACHE=$("$ROOT/bench/engine/prepare_models.sh")
 PHOTOS=$(bash "$ROOT/tests/ops/fetch_test_photos.sh")
 PKG=$CACHE/waifu2x/package/real-esrgan
-PARAM=$PKG/models/$NAME$([ "$NAME" = realesr-animevideov3 ] && echo -x4).param
+SUFFIX=""
+if [ "$NAME" = realesr-animevideov3 ]; then SUFFIX=-x4; fi
+PARAM=$PKG/models/$NAME$SUFFIX.param
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 ninja -C "$BUILD" engine_compare >/dev/null

@@ -2,6 +2,7 @@
 // its Register*Kernels call here (later registrations of the same op are
 // tried in ModelOptions::backends order, not registration order).
 #include "engine/dnnl_conv.h"
+#include "engine/dnnl_deconv.h"
 #include "engine/dnnl_eltwise.h"
 #include "engine/kernel.h"
 #include "engine/passes_fusion.h"
@@ -13,6 +14,7 @@ void RegisterAllKernels(KernelRegistry& registry) {
   RegisterFusedConvReferenceKernel(registry);
   RegisterDnnlConvKernels(registry);
   RegisterDnnlEltwiseKernels(registry);
+  RegisterDnnlDeconvKernels(registry);
 }
 
 }  // namespace imagen::engine
