@@ -1,7 +1,8 @@
-// The threads around the batch policy: a dispatcher thread that applies
-// DecideNextBatch to the queue whenever it changes, an instance becomes free
-// or a decided wake-up time arrives (so expired requests are rejected when
-// they expire), and one worker thread per model instance. Thread-safe.
+// The threads around the batch policy: DecideNextBatch is applied on
+// Enqueue (a request that may run now goes straight to an idle instance) and
+// by a dispatcher thread whenever an instance becomes free or a decided
+// wake-up time arrives (so expired requests are rejected when they expire);
+// one worker thread per model instance. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -54,6 +55,11 @@ class Scheduler {
   };
   void Dispatch();
   void Work(int instance);
+  // Applies the batch policy once: hands a decided batch to an idle
+  // instance and moves expired requests to `*expired` (rejected by the
+  // caller outside the lock).
+  BatchDecision StepLocked(int64_t now, std::vector<std::unique_ptr<QueuedRequest>>* expired)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const BatchPolicy policy_;
   ExecuteFn execute_;
@@ -66,6 +72,7 @@ class Scheduler {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool exit_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<QueuedItem> items_ ABSL_GUARDED_BY(mu_);  // scratch for StepLocked
   std::thread dispatcher_;
   std::vector<std::thread> workers_;
   bool joined_ = false;
