@@ -5,20 +5,25 @@
 # (model load, warm-up) is reported separately and the rest averaged.
 # Model operations need `imagen models fetch` and a serving backend that
 # runs the models; their failure is printed, not hidden.
-# Usage: bench/ops/ops_throughput.sh [IMAGEN] [REPEAT]
+# Usage: bench/ops/ops_throughput.sh [IMAGEN] [REPEAT] [OP_REGEX] [PHOTOS...]
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 IMAGEN=${1:-$ROOT/build/release/bin/imagen}
 REPEAT=${2:-3}
+ONLY=${3:-.}
+shift $(($# < 3 ? $# : 3))
+LIST=("$@")
+[ ${#LIST[@]} -eq 0 ] && LIST=(astronaut.png chelsea.png coffee.png rocket.jpg)
 PHOTOS=$(bash "$ROOT/tests/ops/fetch_test_photos.sh")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "photos: astronaut.png 512x512, chelsea.png 451x300, coffee.png 600x400, rocket.jpg 427x640"
+echo "photos: ${LIST[*]:-} (astronaut 512x512, chelsea 451x300, coffee 600x400, rocket 427x640); $REPEAT timed runs each after one warm-up"
 run() {  # op, extra args...
   local op=$1 total=0 n=0 line
   shift
-  for photo in astronaut.png chelsea.png coffee.png rocket.jpg; do
+  grep -Eq -- "$ONLY" <<<"$op $*" || return 0
+  for photo in "${LIST[@]}"; do
     out=$("$IMAGEN" run "$op" "$PHOTOS/$photo" -o "$tmp/out" --repeat $((REPEAT + 1)) --repository "$ROOT/models" "$@" 2>&1)
     if [ $? -ne 0 ]; then
       echo "$op $*: FAILED on $photo: $(tail -1 <<<"$out")"

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "imaging/resize.h"
 #include "imaging/tensor.h"
 #include "imaging/vips_runtime.h"
 #include "ops/image_models.h"
@@ -52,15 +53,11 @@ class RemoveBackgroundOp : public Operation {
     const ModelInfo* model = FindModel(params.GetString("model"));
     if (model == nullptr) return absl::InternalError("remove_background: model missing from the catalogue");
     const int w = image.width(), h = image.height();
-    ASSIGN_OR_RETURN(
-        VImage rgb, imaging::VipsTry(absl::StatusCode::kInternal, "resizing to 1024x1024", [&] {
-          VImage flat = image.bands() == 4 ? image.extract_band(0, VImage::option()->set("n", 3)) : image;
-          return flat
-              .resize(
-                  static_cast<double>(kSide) / w,
-                  VImage::option()->set("vscale", static_cast<double>(kSide) / h)->set("kernel", VIPS_KERNEL_LINEAR))
-              .copy_memory();
-        }));
+    ASSIGN_OR_RETURN(VImage flat, imaging::VipsTry(absl::StatusCode::kInternal, "dropping alpha", [&] {
+                       return image.bands() == 4 ? image.extract_band(0, VImage::option()->set("n", 3)) : image;
+                     }));
+    // Bilinear to 1024x1024, aspect not kept, as IMG.LY's pipeline does.
+    ASSIGN_OR_RETURN(VImage rgb, imaging::ResizeBilinear(flat, kSide, kSide));
     if (rgb.width() != kSide || rgb.height() != kSide) {
       return absl::InternalError(absl::StrCat("resize gave ", rgb.width(), "x", rgb.height()));
     }
@@ -84,19 +81,17 @@ class RemoveBackgroundOp : public Operation {
                                               out ? absl::StrCat(": got [", absl::StrJoin(out->shape, ","), "]") : ""));
     }
     ASSIGN_OR_RETURN(VImage mask_f, imaging::FloatPlane(out->data, kSide, kSide));
+    // Bilinear back to the original size: smooth, soft edges.
+    ASSIGN_OR_RETURN(VImage mask_full, imaging::ResizeBilinear(mask_f, w, h));
     ASSIGN_OR_RETURN(VImage result_image, imaging::VipsTry(absl::StatusCode::kInternal, "applying the mask",
-                                                           [&] { return Compose(image, mask_f, params); }));
+                                                           [&] { return Compose(image, mask_full, params); }));
     return EncodeOutput(result_image, params);
   }
 
  private:
-  static VImage Compose(const VImage& image, const VImage& mask_f, const ParamValues& params) {
+  static VImage Compose(const VImage& image, const VImage& mask_full, const ParamValues& params) {
     const int w = image.width(), h = image.height();
-    // Bicubic upsampling of the soft mask gives smooth edges at any size.
-    VImage mask = mask_f.resize(
-        static_cast<double>(w) / kSide,
-        VImage::option()->set("vscale", static_cast<double>(h) / kSide)->set("kernel", VIPS_KERNEL_CUBIC));
-    if (mask.width() != w || mask.height() != h) mask = mask.embed(0, 0, w, h, VImage::option()->set("extend", 1));
+    VImage mask = mask_full;
     mask = mask * 255;
     mask = (mask < 0).ifthenelse(0, mask);
     mask = (mask > 255).ifthenelse(255, mask);
