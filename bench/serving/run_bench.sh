@@ -23,8 +23,10 @@ CFG
 if [ -n "${MODEL_DIR:-}" ]; then
   for v in batched unbatched; do cp -r "$MODEL_DIR"/1/* "$tmp/repo/$v/1/"; done
   base=$(grep -vE '^\s*(name|max_batch_size|dynamic_batching)' "$MODEL_DIR/config.pbtxt" || true)
-  printf '%s\nmax_batch_size: 8\ndynamic_batching { max_queue_delay_microseconds: 2000 }\n' "$base" >"$tmp/repo/batched/config.pbtxt"
-  printf '%s\nmax_batch_size: 8\n' "$base" >"$tmp/repo/unbatched/config.pbtxt"
+  # A fixed preferred batch keeps the engine on one input shape.
+  printf '%s\nmax_batch_size: 4\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 5000 }\n' \
+    "$base" >"$tmp/repo/batched/config.pbtxt"
+  printf '%s\nmax_batch_size: 4\n' "$base" >"$tmp/repo/unbatched/config.pbtxt"
 else
   # Stand-in: 4 ms fixed cost per execution + 0.5 ms per item (a model whose
   # per-call overhead batching amortises).
