@@ -57,11 +57,26 @@ Tensor RunContext::AllocateZeroed(DataType type, const Shape& shape) {
 
 std::shared_ptr<void> RunContext::Scratch(size_t bytes) { return Take(bytes); }
 
-void RunContext::Release(Tensor&& t) {
+void RunContext::Release(Tensor&& value) {
+  // The caller's reference is always dropped; the buffer is pooled only when
+  // this was its last user and it is a plain, whole buffer.
+  Tensor t = std::move(value);
+  value = Tensor();
   if (!t.unique() || !t.is_plain() || t.raw() != t.buffer().get()) return;
-  // Blocks keep the size they were asked for (a lower bound of capacity).
-  free_.push_back(Block{t.bytes(), t.buffer()});
-  pooled_bytes_ += t.bytes();
+  // Only a bounded amount of free memory is kept for reuse: dead buffers
+  // beyond it go straight back to the allocator, so the peak stays close to
+  // the live set (measured on ISNet medium: an unbounded pool doubled it).
+  const size_t bytes = t.bytes();
+  if (bytes > kMaxPooledBytes) {
+    t = Tensor();
+    return;
+  }
+  while (!free_.empty() && pooled_bytes_ + bytes > kMaxPooledBytes) {
+    pooled_bytes_ -= free_.front().bytes;
+    free_.erase(free_.begin());
+  }
+  free_.push_back(Block{bytes, t.buffer()});
+  pooled_bytes_ += bytes;
   t = Tensor();
 }
 

@@ -45,7 +45,8 @@ class RunContext {
   Tensor AllocateZeroed(DataType type, const Shape& shape);
   // Raw scratch bytes (64-byte aligned) for a kernel's temporaries.
   std::shared_ptr<void> Scratch(size_t bytes);
-  // Returns a dead tensor's buffer to the pool if nothing else refers to it.
+  // Returns a dead tensor's buffer to the pool if nothing else refers to it
+  // (the pool keeps at most kMaxPooledBytes; the rest is freed at once).
   void Release(Tensor&& t);
 
   size_t pooled_bytes() const { return pooled_bytes_; }
@@ -56,6 +57,8 @@ class RunContext {
     std::shared_ptr<void> buffer;
   };
   std::shared_ptr<void> Take(size_t bytes);
+
+  static constexpr size_t kMaxPooledBytes = 32 << 20;
 
   int threads_;
   std::vector<Block> free_;
