@@ -37,6 +37,9 @@ struct Case {
   std::vector<float> output_values;
 };
 
+// Test names and failure messages show the case name, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 std::vector<Case> Cases() {
   return {
       {"identity_ok",
