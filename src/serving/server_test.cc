@@ -161,3 +161,37 @@ TEST_F(ServerTest, ShutdownRefusesNewRequests) {
 
 }  // namespace
 }  // namespace imagen::serving
+
+namespace imagen::serving {
+namespace {
+
+TEST(PollModeTest, RescanLoadsNewChangedAndUnloadsRemovedModels) {
+  TestRepository repo;
+  const std::string identity = R"(
+backend: "imagen_test"
+max_batch_size: 4
+input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]
+)";
+  repo.AddModel("identity", identity);
+  ServerOptions o;
+  o.model_repository = repo.path();
+  o.control_mode = ModelControlMode::kPoll;
+  o.poll_interval = absl::Hours(1);  // the test rescans by hand
+  auto server = InferenceServer::Create(o).value();
+  EXPECT_TRUE(server->ModelReady("identity", "").ok());
+  EXPECT_EQ(server->ModelReady("second", "").code(), absl::StatusCode::kNotFound);
+
+  repo.AddModel("second", identity + "parameters { key: \"test_model\" value { string_value: \"identity\" } }\n");
+  repo.AddModel("identity", identity, /*version=*/2);
+  ASSERT_TRUE(server->PollRepository().ok());
+  EXPECT_TRUE(server->ModelReady("second", "").ok());
+  EXPECT_TRUE(server->ModelReady("identity", "2").ok());  // new version folder picked up
+
+  repo.Remove("second");
+  ASSERT_TRUE(server->PollRepository().ok());
+  EXPECT_EQ(server->ModelReady("second", "").code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace imagen::serving
