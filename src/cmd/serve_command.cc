@@ -40,6 +40,7 @@
 #include "prometheus/histogram.h"
 #include "serving/server.h"
 #include "worker/diagnostic_ops.h"
+#include "worker/grpc_inference_client.h"
 #include "worker/inprocess_inference_client.h"
 #include "worker/worker_pool.h"
 
@@ -203,7 +204,10 @@ int RunServe(const Config& config) {
   const std::string& inference_url = config.GetString("inference.url");
   const std::string& repository = config.GetString("inference.model_repository");
   if (!inference_url.empty()) {
-    inference_problem = "inference.url is set, but the KServe v2 gRPC client is not wired into imagen serve yet";
+    // Remote KServe v2 gRPC (`imagen infer` or Triton).
+    worker::GrpcClientOptions go;
+    go.target = inference_url;
+    inference = std::make_unique<worker::GrpcInferenceClient>(go);
   } else if (!env->FileExists(repository)) {
     inference_problem = absl::StrCat("model repository ", repository, " does not exist (run `imagen models fetch`)");
   } else {
