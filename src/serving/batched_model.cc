@@ -1,6 +1,9 @@
 #include "serving/batched_model.h"
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "serving/request_validation.h"
@@ -9,6 +12,48 @@ namespace imagen::serving {
 namespace {
 
 uint64_t ToNs(int64_t us) { return static_cast<uint64_t>(std::max<int64_t>(0, us)) * 1000; }
+
+// The inputs of one model_warmup entry, in config input order: zero, random
+// or file data (file paths are relative to <model>/warmup/, as in Triton).
+absl::StatusOr<std::vector<Tensor>> WarmupInputs(const inference::ModelConfig& config, const inference::ModelWarmup& w,
+                                                 const std::string& version_dir) {
+  std::vector<Tensor> out;
+  std::mt19937 rng(7);
+  for (const auto& spec : config.input()) {
+    auto it = w.inputs().find(spec.name());
+    if (it == w.inputs().end()) {
+      if (spec.optional()) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat("model_warmup '", w.name(), "' of model '", config.name(), "' lacks input '", spec.name(), "'"));
+    }
+    const auto& in = it->second;
+    Tensor t;
+    t.name = spec.name();
+    t.datatype = DataTypeName(in.data_type());
+    if (config.max_batch_size() > 0) t.shape.push_back(std::max<uint32_t>(1, w.batch_size()));
+    t.shape.insert(t.shape.end(), in.dims().begin(), in.dims().end());
+    size_t bytes = static_cast<size_t>(ElementCount(t.shape)) * DataTypeSize(in.data_type());
+    if (in.has_input_data_file()) {
+      std::ifstream f(version_dir + "/../warmup/" + in.input_data_file(), std::ios::binary);
+      t.data.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+      if (!f.good() && t.data.empty()) {
+        return absl::NotFoundError(absl::StrCat("model_warmup file '", in.input_data_file(), "' not found"));
+      }
+    } else {
+      t.data.assign(bytes, '\0');
+      if (in.random_data() && in.data_type() == inference::TYPE_FP32) {
+        for (size_t i = 0; i + 4 <= bytes; i += 4) {
+          float v = std::uniform_real_distribution<float>(0, 1)(rng);
+          std::memcpy(t.data.data() + i, &v, 4);
+        }
+      } else if (in.random_data()) {
+        for (auto& c : t.data) c = static_cast<char>(rng() & 0x7f);
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -32,6 +77,19 @@ absl::StatusOr<std::unique_ptr<BatchedModel>> BatchedModel::Create(inference::Mo
     auto instance = backend->CreateInstance(m->config_, options);
     if (!instance.ok()) return instance.status();
     m->instances_.push_back(std::move(*instance));
+  }
+  for (const auto& w : m->config_.model_warmup()) {
+    auto inputs = WarmupInputs(m->config_, w, version_dir);
+    if (!inputs.ok()) return inputs.status();
+    for (auto& instance : m->instances_) {
+      for (uint32_t i = 0; i < std::max<uint32_t>(1, w.count()); ++i) {
+        auto out = instance->Execute(*inputs);
+        if (!out.ok()) {
+          return absl::Status(out.status().code(),
+                              absl::StrCat("model_warmup '", w.name(), "' failed: ", out.status().message()));
+        }
+      }
+    }
   }
   BatchPolicy policy;
   policy.max_batch_size = m->config_.max_batch_size();

@@ -195,3 +195,35 @@ output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]
 
 }  // namespace
 }  // namespace imagen::serving
+
+namespace imagen::serving {
+namespace {
+
+TEST(WarmupTest, WarmupRunsAtLoadAndBadWarmupFailsTheLoad) {
+  TestRepository repo;
+  const std::string base = R"(
+backend: "imagen_test"
+max_batch_size: 4
+parameters { key: "test_model" value { string_value: "add_sub" } }
+input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "INPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "OUTPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
+)";
+  repo.AddModel("good", base + R"(model_warmup [ { name: "w" batch_size: 2 count: 2
+  inputs { key: "INPUT0" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } }
+  inputs { key: "INPUT1" value { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } } ])");
+  repo.AddModel("bad", base + R"(model_warmup [ { name: "w" batch_size: 1
+  inputs { key: "INPUT0" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } } ])");
+  ServerOptions o;
+  o.model_repository = repo.path();
+  auto server = InferenceServer::Create(o).value();
+  EXPECT_TRUE(server->ModelReady("good", "").ok());
+  EXPECT_EQ(server->ModelReady("bad", "").code(), absl::StatusCode::kUnavailable);
+  bool reported = false;
+  for (const auto& e : server->RepositoryIndex(false)) {
+    if (e.name == "bad") reported = e.reason.find("lacks input 'INPUT1'") != std::string::npos;
+  }
+  EXPECT_TRUE(reported);
+}
+
+}  // namespace
+}  // namespace imagen::serving
