@@ -11,7 +11,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../tools/npm/package.json'));
 const { removeBackground } = require('@imgly/background-removal-node');
 const [model, ...photos] = process.argv.slice(2);
-const config = { model, output: { format: 'image/png' } };
+const dist = path.join(here, '../../tools/npm/node_modules/@imgly/background-removal-node/dist/');
+const config = { publicPath: `file://${dist}`, model, output: { format: 'image/png' } };
 const blobOf = (p) => new Blob([readFileSync(p)], { type: p.endsWith('.png') ? 'image/png' : 'image/jpeg' });
 await removeBackground(blobOf(photos[0]), config);  // warm-up: session creation
 const t0 = performance.now();
