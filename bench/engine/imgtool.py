@@ -5,7 +5,7 @@
   imgtool.py sr-input PHOTO SIZE OUT.npy OUT.png  1x3xSxS in [0, 1] and the same pixels as PNG
   imgtool.py mask A.npy B.npy                     max abs / mean abs error, IoU at 0.5
   imgtool.py psnr OURS.npy PEER.png               PSNR in 8-bit RGB, leaving out values the
-                                                  peer wrapped (ours < 0, which it writes as 255)
+                                                  peer wrapped (its negatives come out as 255)
   imgtool.py same A.npy B.npy                     PSNR between two float images in [0, 1]
 """
 import sys
@@ -45,13 +45,15 @@ def main(argv):
         ours = np.load(argv[2])[0].transpose(1, 2, 0) * 255.0
         peer = np.asarray(Image.open(argv[3]).convert("RGB"), dtype=np.float64)
         assert ours.shape == peer.shape, (ours.shape, peer.shape)
-        wrapped = ours < 0
         ours8 = np.clip(np.rint(ours), 0, 255)
+        # The peer's own negative values come out as 255: where ours is
+        # negative, or where the peer wrote 255 and ours is dark (< 128).
+        wrapped = (ours < 0) | ((peer == 255) & (ours8 < 128))
         keep = ~wrapped
         mse = np.mean((ours8[keep] - peer[keep]) ** 2)
         psnr = float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
         print(f"psnr: {psnr:.2f} dB over {keep.sum()} values; left out {wrapped.sum()} values the peer wrapped "
-              f"(ours < 0); max abs diff {np.abs(ours8[keep] - peer[keep]).max():.0f}")
+              f"(ours < 0, or peer 255 where ours < 128); max abs diff {np.abs(ours8[keep] - peer[keep]).max():.0f}")
     elif cmd == "same":
         a, b = np.load(argv[2]).astype(np.float64), np.load(argv[3]).astype(np.float64)
         assert a.shape == b.shape, (a.shape, b.shape)

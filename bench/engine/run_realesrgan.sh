@@ -17,8 +17,9 @@ PKG=$CACHE/waifu2x/package/real-esrgan
 SUFFIX=""
 if [ "$NAME" = realesr-animevideov3 ]; then SUFFIX=-x4; fi
 PARAM=$PKG/models/$NAME$SUFFIX.param
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+WORK=${KEEP_WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 ninja -C "$BUILD" engine_compare >/dev/null
 TOOL=$BUILD/bench/engine/engine_compare
 SIZE=${SIZE:-256}
