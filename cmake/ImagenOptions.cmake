@@ -10,7 +10,9 @@ if(IMAGEN_SANITIZE)
   target_compile_options(imagen_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
                                                 -fno-sanitize-recover=undefined
                                                 # GCC's flow analysis gives false positives under ASan.
-                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
+                                                # and around Asio coroutine frames (GCC bug 104679-like).
+                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>)
   target_link_options(imagen_flags INTERFACE -fsanitize=address,undefined)
 endif()
 if(IMAGEN_THREAD_SAFETY)
