@@ -279,11 +279,7 @@ absl::StatusOr<std::vector<ApiKey>> JobStore::ListKeys() {
   absl::MutexLock lock(&rmu_);
   ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys ORDER BY created_at")));
   std::vector<ApiKey> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    out.push_back(RowToKey(q));
-  }
+  RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out.push_back(RowToKey(r)); }));
   return out;
 }
 
@@ -373,11 +369,7 @@ absl::StatusOr<std::vector<Job>> JobStore::List(const std::string& key_id, std::
   ASSIGN_OR_RETURN(auto q, rdb_->Prepare(sql));
   q.Bind(1, key_id).Bind(2, state ? JobStateName(*state) : "").Bind(3, before_seq).Bind(4, limit);
   std::vector<Job> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    out.push_back(RowToJob(q));
-  }
+  RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out.push_back(RowToJob(r)); }));
   return out;
 }
 
@@ -389,11 +381,7 @@ absl::StatusOr<std::map<std::string, int64_t>> JobStore::CountByState() {
                      JobState::kCanceled, JobState::kDead}) {
     out[JobStateName(s)] = 0;
   }
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    out[q.Text(0)] = q.Int(1);
-  }
+  RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out[r.Text(0)] = r.Int(1); }));
   return out;
 }
 
@@ -680,13 +668,11 @@ absl::StatusOr<SweptBlobs> JobStore::SweepFinished(absl::Time cutoff, int limit)
                                         "('succeeded','failed','canceled','dead') AND finished_at<? LIMIT ?"));
   q.Bind(1, absl::ToUnixMicros(cutoff)).Bind(2, limit);
   std::vector<std::string> inputs;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    out.job_ids.push_back(q.Text(0));
-    inputs.push_back(q.Text(1));
-    if (!q.IsNull(2)) out.result_refs.push_back(q.Text(2));
-  }
+  RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) {
+    out.job_ids.push_back(r.Text(0));
+    inputs.push_back(r.Text(1));
+    if (!r.IsNull(2)) out.result_refs.push_back(r.Text(2));
+  }));
   for (const auto& id : out.job_ids) {
     ASSIGN_OR_RETURN(auto d, db_->Prepare("DELETE FROM webhook_deliveries WHERE job_id=?"));
     RETURN_IF_ERROR(d.Bind(1, id).Run());
@@ -739,11 +725,7 @@ absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DueDeliveries(int limit) 
                                                       "next_attempt_at<=? ORDER BY next_attempt_at LIMIT ?")));
   q.Bind(1, NowUs()).Bind(2, limit);
   std::vector<WebhookDelivery> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    out.push_back(RowToDelivery(q));
-  }
+  RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out.push_back(RowToDelivery(r)); }));
   return out;
 }
 
@@ -767,11 +749,7 @@ absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DeliveriesForJob(const st
                                                       " FROM webhook_deliveries WHERE job_id=? ORDER BY id")));
   q.Bind(1, job_id);
   std::vector<WebhookDelivery> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    out.push_back(RowToDelivery(q));
-  }
+  RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out.push_back(RowToDelivery(r)); }));
   return out;
 }
 
@@ -779,11 +757,7 @@ absl::StatusOr<std::map<std::string, int64_t>> JobStore::CountDeliveriesByState(
   absl::MutexLock lock(&rmu_);
   ASSIGN_OR_RETURN(auto q, rdb_->Prepare("SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state"));
   std::map<std::string, int64_t> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    out[q.Text(0)] = q.Int(1);
-  }
+  RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out[r.Text(0)] = r.Int(1); }));
   return out;
 }
 

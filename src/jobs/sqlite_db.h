@@ -36,6 +36,16 @@ class Stmt {
   absl::StatusOr<bool> Step();
   // Runs to completion (for statements without results).
   absl::Status Run();
+  // Steps through every row, calling row_fn(*this) for each.
+  template <typename RowFn>
+  absl::Status ForEachRow(RowFn row_fn) {
+    for (;;) {
+      absl::StatusOr<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::OkStatus();
+      row_fn(*this);
+    }
+  }
 
   int64_t Int(int col) const;
   double Double(int col) const;
