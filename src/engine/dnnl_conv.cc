@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "engine/dnnl_common.h"
+#include "engine/winograd_conv.h"
 
 namespace imagen::engine {
 namespace {
@@ -87,7 +88,12 @@ class DnnlConvKernel : public Kernel {
         weights_(std::move(weights)),
         bias_(std::move(bias)),
         slopes_(std::move(slopes)),
-        fast_(fast) {}
+        fast_(fast) {
+    if (fast_ && UsesWinograd()) {
+      wino_ = std::make_unique<WinogradConv>(weights_.data<float>(), bias_.empty() ? nullptr : bias_.data<float>(),
+                                             weights_.dim(1), weights_.dim(0));
+    }
+  }
 
   bool AcceptsOpaqueLayout() const override { return true; }
 
@@ -97,6 +103,10 @@ class DnnlConvKernel : public Kernel {
       if (in[0].dim(1) != weights_.dim(1) * p_.group) {
         return absl::InvalidArgumentError(
             absl::StrCat("Conv: input has ", in[0].dim(1), " channels, weights expect ", weights_.dim(1) * p_.group));
+      }
+      if (wino_ != nullptr) {
+        absl::StatusOr<bool> done = ForwardWinograd(in, out, ctx);
+        if (!done.ok() || *done) return done.status();
       }
       ASSIGN_OR_RETURN(memory::desc src_desc, dnnl_util::DescOf(in[0]));
       std::vector<memory::dims> sum_dims;
@@ -162,6 +172,69 @@ class DnnlConvKernel : public Kernel {
   }
 
  private:
+  // 3×3, stride 1, undilated, ungrouped, explicit pads, channel counts the
+  // Winograd kernel takes, and post-ops it can apply.
+  bool UsesWinograd() const {
+    if (weights_.dim(2) != 3 || weights_.dim(3) != 3 || p_.group != 1 || p_.auto_pad != "NOTSET") return false;
+    if (p_.strides != std::vector<int64_t>{1, 1} || p_.dilations != std::vector<int64_t>{1, 1}) return false;
+    for (const PostOp& op : p_.post_ops) {
+      if (op.kind == "Sigmoid") return false;
+    }
+    return WinogradConv::Supported(weights_.dim(1), weights_.dim(0));
+  }
+
+  // The Winograd path, in nChw8c. Returns false (nothing done) when an Add
+  // operand broadcasts, which only the oneDNN path handles.
+  absl::StatusOr<bool> ForwardWinograd(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) const {
+    const int64_t n = in[0].dim(0), ih = in[0].dim(2), iw = in[0].dim(3), oc = weights_.dim(0);
+    const int64_t oh = WinogradConv::OutSize(ih, p_.pads[0], p_.pads[2]);
+    const int64_t ow = WinogradConv::OutSize(iw, p_.pads[1], p_.pads[3]);
+    if (oh <= 0 || ow <= 0) return absl::InvalidArgumentError("Conv: output would be empty");
+    const Shape out_shape{n, oc, oh, ow};
+    for (const PostOp& op : p_.post_ops) {
+      if (op.kind != "Sum") continue;
+      if (static_cast<size_t>(op.input) >= in.size() || in[op.input].empty()) {
+        return absl::InvalidArgumentError("FusedConv: missing Add operand");
+      }
+      if (in[op.input].shape() != out_shape) return false;
+    }
+    dnnl::stream s(dnnl_util::Engine());
+    const memory::desc src_desc({n, in[0].dim(1), ih, iw}, dt::f32, tag::nChw8c);
+    const memory::desc dst_desc(dnnl_util::ToDims(out_shape), dt::f32, tag::nChw8c);
+    Tensor src_keep;
+    ASSIGN_OR_RETURN(memory src, dnnl_util::AsLayout(in[0], src_desc, s, &src_keep, ctx));
+    std::vector<Tensor> keep(p_.post_ops.size());
+    std::vector<WinogradPostOp> ops;
+    size_t slope_i = 0;
+    for (size_t i = 0; i < p_.post_ops.size(); ++i) {
+      const PostOp& op = p_.post_ops[i];
+      WinogradPostOp w;
+      w.alpha = op.alpha;
+      w.beta = op.beta;
+      if (op.kind == "Relu") w.kind = WinogradPostOp::kRelu;
+      if (op.kind == "LeakyRelu") w.kind = WinogradPostOp::kLeakyRelu;
+      if (op.kind == "Linear") w.kind = WinogradPostOp::kLinear;
+      if (op.kind == "Clip") w.kind = WinogradPostOp::kClip;
+      if (op.kind == "PRelu") {
+        w.kind = WinogradPostOp::kPRelu;
+        w.slope = slopes_[slope_i++].data<float>();
+      }
+      if (op.kind == "Sum") {
+        w.kind = WinogradPostOp::kSum;
+        ASSIGN_OR_RETURN(memory add, dnnl_util::AsLayout(in[op.input], dst_desc, s, &keep[i], ctx));
+        w.addend = static_cast<const float*>(add.get_data_handle());
+      }
+      ops.push_back(w);
+    }
+    s.wait();
+    Tensor dst_t = dnnl_util::NewTensor(dst_desc, out_shape, ctx);
+    std::shared_ptr<void> scratch = ctx.Scratch(wino_->ScratchBytes(n, oh, ow, ctx.threads()));
+    wino_->Run(static_cast<const float*>(src.get_data_handle()), n, ih, iw, p_.pads[0], p_.pads[1],
+               static_cast<float*>(dst_t.raw()), oh, ow, ops, ctx.threads(), static_cast<float*>(scratch.get()));
+    out[0] = std::move(dst_t);
+    return true;
+  }
+
   absl::StatusOr<std::shared_ptr<const Compiled>> GetCompiled(const Tensor& x, const memory::desc& src_desc,
                                                               const std::vector<memory::dims>& sum_dims) const {
     const memory::dims dims = dnnl_util::ToDims(x.shape());
@@ -333,6 +406,7 @@ class DnnlConvKernel : public Kernel {
   Tensor weights_, bias_;
   std::vector<Tensor> slopes_;  // one per PRelu post-op
   bool fast_;
+  std::unique_ptr<WinogradConv> wino_;  // kFast 3×3 layers on AVX2 (winograd_conv.h)
   mutable std::mutex mu_;
   mutable std::vector<std::shared_ptr<Compiled>> cache_;
   mutable std::vector<std::pair<memory::desc, memory>> weights_cache_;

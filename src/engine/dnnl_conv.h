@@ -1,7 +1,8 @@
 // oneDNN convolution kernels for ONNX Conv and the engine's FusedConv (a Conv
 // whose output runs through post-ops: Relu, LeakyRelu, Sigmoid, PRelu and
 // Sum, produced by passes_fusion). In Precision::kFast 3×3 stride-1 layers use
-// Winograd (jit_wino_4x3) when oneDNN offers it; kExact uses direct fp32.
+// Winograd: oneDNN's jit_wino_4x3 on AVX-512, the engine's own F(4×4, 3×3)
+// kernel on AVX2 (winograd_conv.h); kExact uses direct fp32.
 // Activations stay in the primitive's preferred blocked layout. Forward is
 // thread-safe: primitives are cached per input layout under a mutex, and
 // scratch memory comes from the run's RunContext.

@@ -3,6 +3,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "common/status_macros.h"
@@ -127,6 +131,9 @@ absl::StatusOr<std::vector<NamedTensor>> CompiledModel::Run(const std::vector<Na
 
   omp_set_num_threads(threads_);
   RunContext ctx(threads_);
+  // IMAGEN_ENGINE_PROFILE=1 prints the time per op type and backend to stderr.
+  static const bool profile = std::getenv("IMAGEN_ENGINE_PROFILE") != nullptr;
+  std::map<std::string, std::pair<double, int>> spent;
   std::vector<Tensor> in_buf;
   std::vector<Tensor> out_buf;
   for (size_t i = 0; i < steps_.size(); ++i) {
@@ -145,6 +152,7 @@ absl::StatusOr<std::vector<NamedTensor>> CompiledModel::Run(const std::vector<Na
     }
     out_buf.assign(node.outputs.size(), Tensor());
     absl::Status st;
+    const auto start = std::chrono::steady_clock::now();
     try {
       st = step.kernel->Forward(in_buf, out_buf, ctx);
     } catch (const std::bad_alloc&) {
@@ -155,6 +163,11 @@ absl::StatusOr<std::vector<NamedTensor>> CompiledModel::Run(const std::vector<Na
     if (!st.ok()) {
       return absl::Status(st.code(), "node '" + node.name + "' (" + node.op_type + "): " + std::string(st.message()));
     }
+    if (profile) {
+      auto& [ms, n] = spent[node.op_type + " " + std::string(BackendName(step.backend))];
+      ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      ++n;
+    }
     in_buf.clear();
     for (size_t j = 0; j < node.outputs.size(); ++j) {
       if (node.outputs[j] != kNoValue) slots[static_cast<size_t>(node.outputs[j])] = std::move(out_buf[j]);
@@ -162,6 +175,8 @@ absl::StatusOr<std::vector<NamedTensor>> CompiledModel::Run(const std::vector<Na
     for (ValueId id : step.release) ctx.Release(std::move(slots[static_cast<size_t>(id)]));
   }
 
+  for (const auto& [what, v] : spent)
+    std::fprintf(stderr, "profile %-28s %9.2f ms %5d calls\n", what.c_str(), v.first, v.second);
   std::vector<NamedTensor> result;
   for (size_t k = 0; k < graph_.outputs.size(); ++k) {
     ASSIGN_OR_RETURN(Tensor t, ToPlain(slots[static_cast<size_t>(graph_.outputs[k])]));
