@@ -36,7 +36,8 @@ absl::StatusOr<memory> MemoryOf(const Tensor& t) {
 Tensor NewTensor(const memory::desc& desc, const Shape& shape, RunContext& ctx) {
   memory::desc plain = PlainDesc(ToDims(shape), desc.data_type());
   if (desc == plain) return ctx.Allocate(DataType::kFloat32, shape);
-  return Tensor::WithLayout(DataType::kFloat32, shape, desc.get_size(), std::make_shared<DnnlLayout>(desc));
+  return Tensor::WithLayout(DataType::kFloat32, shape, desc.get_size(), ctx.Scratch(desc.get_size()),
+                            std::make_shared<DnnlLayout>(desc));
 }
 
 absl::StatusOr<memory> AsLayout(const Tensor& t, const memory::desc& want, dnnl::stream& s, Tensor* keep,

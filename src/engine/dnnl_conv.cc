@@ -88,12 +88,8 @@ class DnnlConvKernel : public Kernel {
         weights_(std::move(weights)),
         bias_(std::move(bias)),
         slopes_(std::move(slopes)),
-        fast_(fast) {
-    if (fast_ && UsesWinograd()) {
-      wino_ = std::make_unique<WinogradConv>(weights_.data<float>(), bias_.empty() ? nullptr : bias_.data<float>(),
-                                             weights_.dim(1), weights_.dim(0));
-    }
-  }
+        fast_(fast),
+        wino_ok_(fast && UsesWinograd()) {}
 
   bool AcceptsOpaqueLayout() const override { return true; }
 
@@ -104,7 +100,8 @@ class DnnlConvKernel : public Kernel {
         return absl::InvalidArgumentError(
             absl::StrCat("Conv: input has ", in[0].dim(1), " channels, weights expect ", weights_.dim(1) * p_.group));
       }
-      if (wino_ != nullptr) {
+      if (wino_ok_ && WinogradConv::WorthIt(in[0].dim(0), in[0].dim(2) + p_.pads[0] + p_.pads[2] - 2,
+                                            in[0].dim(3) + p_.pads[1] + p_.pads[3] - 2)) {
         absl::StatusOr<bool> done = ForwardWinograd(in, out, ctx);
         if (!done.ok() || *done) return done.status();
       }
@@ -166,6 +163,7 @@ class DnnlConvKernel : public Kernel {
         RETURN_IF_ERROR(ApplyUnfused(op, dst, op.input >= 0 ? &in[op.input] : nullptr, slope, s, ctx));
       }
       s.wait();
+      ctx.Recycle(std::move(scratch), c->pd.scratchpad_desc().get_size());
       out[0] = std::move(dst_t);
       return absl::OkStatus();
     });
@@ -198,6 +196,12 @@ class DnnlConvKernel : public Kernel {
       }
       if (in[op.input].shape() != out_shape) return false;
     }
+    // The transformed weights are 4× the size of the originals: built on
+    // first use, so layers that only ever see small inputs never hold them.
+    std::call_once(wino_once_, [this] {
+      wino_ = std::make_unique<WinogradConv>(weights_.data<float>(), bias_.empty() ? nullptr : bias_.data<float>(),
+                                             weights_.dim(1), weights_.dim(0));
+    });
     dnnl::stream s(dnnl_util::Engine());
     const memory::desc src_desc({n, in[0].dim(1), ih, iw}, dt::f32, tag::nChw8c);
     const memory::desc dst_desc(dnnl_util::ToDims(out_shape), dt::f32, tag::nChw8c);
@@ -231,6 +235,9 @@ class DnnlConvKernel : public Kernel {
     std::shared_ptr<void> scratch = ctx.Scratch(wino_->ScratchBytes(n, oh, ow, ctx.threads()));
     wino_->Run(static_cast<const float*>(src.get_data_handle()), n, ih, iw, p_.pads[0], p_.pads[1],
                static_cast<float*>(dst_t.raw()), oh, ow, ops, ctx.threads(), static_cast<float*>(scratch.get()));
+    ctx.Recycle(std::move(scratch), wino_->ScratchBytes(n, oh, ow, ctx.threads()));
+    ctx.Release(std::move(src_keep));
+    for (Tensor& t : keep) ctx.Release(std::move(t));
     out[0] = std::move(dst_t);
     return true;
   }
@@ -406,7 +413,9 @@ class DnnlConvKernel : public Kernel {
   Tensor weights_, bias_;
   std::vector<Tensor> slopes_;  // one per PRelu post-op
   bool fast_;
-  std::unique_ptr<WinogradConv> wino_;  // kFast 3×3 layers on AVX2 (winograd_conv.h)
+  bool wino_ok_;  // kFast 3×3 layer the Winograd kernel takes (winograd_conv.h)
+  mutable std::once_flag wino_once_;
+  mutable std::unique_ptr<WinogradConv> wino_;
   mutable std::mutex mu_;
   mutable std::vector<std::shared_ptr<Compiled>> cache_;
   mutable std::vector<std::pair<memory::desc, memory>> weights_cache_;

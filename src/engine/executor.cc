@@ -130,7 +130,7 @@ absl::StatusOr<std::vector<NamedTensor>> CompiledModel::Run(const std::vector<Na
   }
 
   omp_set_num_threads(threads_);
-  RunContext ctx(threads_);
+  RunContext ctx(threads_, &planner_);
   // IMAGEN_ENGINE_PROFILE=1 prints the time per op type and backend to stderr.
   static const bool profile = std::getenv("IMAGEN_ENGINE_PROFILE") != nullptr;
   std::map<std::string, std::pair<double, int>> spent;
@@ -180,6 +180,7 @@ absl::StatusOr<std::vector<NamedTensor>> CompiledModel::Run(const std::vector<Na
   std::vector<NamedTensor> result;
   for (size_t k = 0; k < graph_.outputs.size(); ++k) {
     ASSIGN_OR_RETURN(Tensor t, ToPlain(slots[static_cast<size_t>(graph_.outputs[k])]));
+    if (ctx.InArena(t.raw())) t = t.Clone();  // the next run reuses the arena
     result.push_back(NamedTensor{outputs_[k].name, std::move(t)});
   }
   return result;

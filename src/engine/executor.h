@@ -39,6 +39,7 @@ class CompiledModel : public Model {
   std::vector<Step> steps_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
+  mutable MemoryPlanner planner_;  // activation memory reused between runs
 };
 
 }  // namespace imagen::engine

@@ -18,7 +18,46 @@ std::string_view BackendName(Backend backend) {
   return "?";
 }
 
+RunContext::RunContext(int threads, MemoryPlanner* planner) : threads_(threads), planner_(planner) {
+  if (planner_ == nullptr) return;
+  plan_ = planner_->plan();
+  if (plan_ == nullptr) return;
+  arena_ = planner_->TakeArena(*plan_);
+  replaying_ = true;
+}
+
+RunContext::~RunContext() {
+  if (planner_ == nullptr) return;
+  if (plan_ == nullptr || diverged_) {
+    planner_->SetPlan(std::make_shared<const MemoryPlan>(PlanMemory(trace_)));
+  } else {
+    planner_->ReturnArena(std::move(arena_), plan_->arena_bytes);
+  }
+}
+
+bool RunContext::InArena(const void* p) const {
+  const char* c = static_cast<const char*>(p);
+  return arena_ != nullptr && c >= arena_.get() && c < arena_.get() + plan_->arena_bytes;
+}
+
 std::shared_ptr<void> RunContext::Take(size_t bytes) {
+  std::shared_ptr<void> b = TakeFromPlanOrPool(bytes);
+  if (planner_ != nullptr) {
+    request_of_[b.get()] = trace_.size();
+    trace_.push_back(BufferLifetime{bytes, events_++, SIZE_MAX});
+  }
+  return b;
+}
+
+std::shared_ptr<void> RunContext::TakeFromPlanOrPool(size_t bytes) {
+  if (replaying_) {
+    const size_t k = trace_.size();
+    if (k < plan_->bytes.size() && plan_->bytes[k] == bytes) {
+      return std::shared_ptr<void>(arena_, arena_.get() + plan_->offsets[k]);
+    }
+    replaying_ = false;  // a request the plan did not foresee: re-plan after this run
+    diverged_ = true;
+  }
   // Best fit among pooled blocks that are large enough but not wastefully so.
   size_t best = free_.size();
   for (size_t i = 0; i < free_.size(); ++i) {
@@ -36,10 +75,7 @@ std::shared_ptr<void> RunContext::Take(size_t bytes) {
   const size_t rounded = ((bytes == 0 ? 1 : bytes) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<void>(p, [rounded](void* q) {
-    (void)rounded;
-    std::free(q);
-  });
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
 Tensor RunContext::Allocate(DataType type, const Shape& shape) {
@@ -59,25 +95,37 @@ std::shared_ptr<void> RunContext::Scratch(size_t bytes) { return Take(bytes); }
 
 void RunContext::Release(Tensor&& value) {
   // The caller's reference is always dropped; the buffer is pooled only when
-  // this was its last user and it is a plain, whole buffer.
+  // this was its last user and the tensor spans the whole buffer (plain or in
+  // a backend layout).
   Tensor t = std::move(value);
   value = Tensor();
-  if (!t.unique() || !t.is_plain() || t.raw() != t.buffer().get()) return;
-  // Only a bounded amount of free memory is kept for reuse: dead buffers
-  // beyond it go straight back to the allocator, so the peak stays close to
-  // the live set (measured on ISNet medium: an unbounded pool doubled it).
+  if (!t.unique() || t.raw() != t.buffer().get()) return;
+  std::shared_ptr<void> buffer = t.buffer();
   const size_t bytes = t.bytes();
-  if (bytes > kMaxPooledBytes) {
-    t = Tensor();
-    return;
+  t = Tensor();
+  Recycle(std::move(buffer), bytes);
+}
+
+void RunContext::Recycle(std::shared_ptr<void> buffer, size_t bytes) {
+  if (buffer == nullptr || buffer.use_count() != 1) return;
+  if (planner_ != nullptr) {
+    if (auto it = request_of_.find(buffer.get()); it != request_of_.end()) {
+      trace_[it->second].end = events_++;
+      request_of_.erase(it);
+    }
+    // Arena memory is reused only where the plan says so.
+    if (InArena(buffer.get())) return;
   }
+  // Only a bounded amount of free memory is kept for reuse: the oldest dead
+  // buffers beyond it go back to the allocator, so the peak stays close to
+  // the live set (measured on ISNet medium: an unbounded pool doubled it).
+  if (bytes > kMaxPooledBytes) return;
   while (!free_.empty() && pooled_bytes_ + bytes > kMaxPooledBytes) {
     pooled_bytes_ -= free_.front().bytes;
     free_.erase(free_.begin());
   }
-  free_.push_back(Block{bytes, t.buffer()});
+  free_.push_back(Block{bytes, std::move(buffer)});
   pooled_bytes_ += bytes;
-  t = Tensor();
 }
 
 void KernelRegistry::Register(const std::string& op_type, Backend backend, KernelFactory factory) {

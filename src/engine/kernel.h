@@ -10,11 +10,13 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/graph.h"
+#include "engine/memory_plan.h"
 #include "engine/tensor.h"
 
 namespace imagen::engine {
@@ -31,9 +33,13 @@ enum class Precision { kFast, kExact };
 
 // Per-run scratch: a buffer pool fed by the executor's liveness analysis and
 // the thread budget. One RunContext per Model::Run; not shared across threads.
+// With a MemoryPlanner, requests that follow the model's plan are served from
+// one reused arena (memory_plan.h) and each run's requests are recorded so a
+// plan can be made or remade.
 class RunContext {
  public:
-  explicit RunContext(int threads) : threads_(threads) {}
+  explicit RunContext(int threads, MemoryPlanner* planner = nullptr);
+  ~RunContext();
   RunContext(const RunContext&) = delete;
   RunContext& operator=(const RunContext&) = delete;
 
@@ -43,11 +49,18 @@ class RunContext {
   Tensor Allocate(DataType type, const Shape& shape);
   // Like Allocate but zero-filled.
   Tensor AllocateZeroed(DataType type, const Shape& shape);
-  // Raw scratch bytes (64-byte aligned) for a kernel's temporaries.
+  // Raw bytes (64-byte aligned, unspecified contents) from the pool, for a
+  // kernel's temporaries or a tensor in a backend layout.
   std::shared_ptr<void> Scratch(size_t bytes);
   // Returns a dead tensor's buffer to the pool if nothing else refers to it
-  // (the pool keeps at most kMaxPooledBytes; the rest is freed at once).
+  // (the pool keeps at most kMaxPooledBytes; the oldest blocks beyond it are
+  // freed).
   void Release(Tensor&& t);
+  // Returns a Scratch buffer of `bytes` bytes once the caller is done with it.
+  void Recycle(std::shared_ptr<void> buffer, size_t bytes);
+  // True when `p` points into this run's planned arena: such memory is reused
+  // by the next run, so whatever leaves the run must be copied out of it.
+  bool InArena(const void* p) const;
 
   size_t pooled_bytes() const { return pooled_bytes_; }
 
@@ -57,12 +70,22 @@ class RunContext {
     std::shared_ptr<void> buffer;
   };
   std::shared_ptr<void> Take(size_t bytes);
+  std::shared_ptr<void> TakeFromPlanOrPool(size_t bytes);
 
-  static constexpr size_t kMaxPooledBytes = 32 << 20;
+  static constexpr size_t kMaxPooledBytes = 128 << 20;
 
   int threads_;
   std::vector<Block> free_;
   size_t pooled_bytes_ = 0;
+
+  MemoryPlanner* planner_;
+  std::shared_ptr<const MemoryPlan> plan_;
+  std::shared_ptr<char> arena_;
+  bool replaying_ = false;
+  bool diverged_ = false;
+  size_t events_ = 0;
+  std::vector<BufferLifetime> trace_;
+  std::unordered_map<const void*, size_t> request_of_;  // buffer → its latest request
 };
 
 class Kernel {

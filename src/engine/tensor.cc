@@ -132,6 +132,18 @@ Tensor Tensor::WithLayout(DataType type, Shape logical_shape, size_t bytes,
   return t;
 }
 
+Tensor Tensor::WithLayout(DataType type, Shape logical_shape, size_t bytes, std::shared_ptr<void> buffer,
+                          std::shared_ptr<const OpaqueLayout> layout) {
+  Tensor t;
+  t.dtype_ = type;
+  t.shape_ = std::move(logical_shape);
+  t.bytes_ = bytes;
+  t.buffer_ = std::move(buffer);
+  t.data_ = t.buffer_.get();
+  t.layout_ = std::move(layout);
+  return t;
+}
+
 Tensor Tensor::Reshaped(Shape shape) const {
   Tensor t = *this;
   t.shape_ = std::move(shape);

@@ -64,6 +64,9 @@ class Tensor {
   // A tensor that carries an opaque (backend) layout over `bytes` bytes.
   static Tensor WithLayout(DataType type, Shape logical_shape, size_t bytes,
                            std::shared_ptr<const OpaqueLayout> layout);
+  // The same over a given buffer of at least `bytes` bytes (e.g. from a pool).
+  static Tensor WithLayout(DataType type, Shape logical_shape, size_t bytes, std::shared_ptr<void> buffer,
+                           std::shared_ptr<const OpaqueLayout> layout);
 
   bool empty() const { return data_ == nullptr && shape_.empty() && !layout_; }
   DataType dtype() const { return dtype_; }

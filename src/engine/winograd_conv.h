@@ -32,6 +32,11 @@ class WinogradConv {
   // `weights` is OIHW (oc × ic × 3 × 3); `bias` has oc values or is null.
   WinogradConv(const float* weights, const float* bias, int64_t in_channels, int64_t out_channels);
 
+  // Whether an output of n × oh × ow is large enough for the transforms and
+  // the transformed weights (4× the originals) to pay off: small maps (the
+  // deep layers of a U-Net) stay on direct convolution.
+  static bool WorthIt(int64_t n, int64_t oh, int64_t ow) { return n * ((oh + 3) / 4) * ((ow + 3) / 4) >= 256; }
+
   // Output spatial size for an input of ih × iw and the given pads.
   static int64_t OutSize(int64_t in, int64_t pad_begin, int64_t pad_end) { return in + pad_begin + pad_end - 2; }
 
