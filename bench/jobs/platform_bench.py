@@ -2,15 +2,19 @@
 """Job platform benchmarks against a real `imagen serve` (diagnostic echo op).
 
 1. Submissions/s: CLIENTS keep-alive connections submit as fast as they can.
-2. Submit latency at a fixed offered rate (default 200/s, open loop, paced).
+2. Submit latency at a fixed offered rate (default 200/s, open loop, paced),
+   after the queue left by (1) drained. Each paced client is its own process
+   (no shared GIL inflating the client figures), and the server's own time per
+   submission (handler + response write, from its request log) is reported
+   next to the client's.
 3. End-to-end overhead: jobs with delay_ms=D submitted one at a time; the
    server's finished_at - created_at minus D (queue + lease + blob I/O +
    store transitions), and the client's submit -> result-available time minus D.
 
 usage: platform_bench.py path/to/imagen [--rate 200] [--seconds 10] [--clients 8] [--workers 2]
 Prints figures, asserts nothing."""
-import argparse, datetime, http.client, json, os, re, shutil, signal, statistics, struct, subprocess
-import tempfile, threading, time, zlib
+import argparse, datetime, http.client, json, multiprocessing, os, re, shutil, signal, statistics, struct
+import subprocess, tempfile, threading, time, zlib
 
 
 def png(tag):
@@ -60,6 +64,46 @@ class Client:
         return r.status, r.read()
 
 
+def paced_client(host, port, key, i, per, total, rate, start):
+    """One paced client process: submissions i, i+per, ... at start + n/rate."""
+    c, lat, late = Client(host, port, key), [], 0
+    for n in range(i, total, per):
+        due = start + n / rate
+        now = time.time()
+        if due > now:
+            time.sleep(due - now)
+        else:
+            late += 1
+        t0 = time.perf_counter()
+        s, _ = c.submit(0, "paced-%d" % n)
+        dt = time.perf_counter() - t0
+        if s == 202:
+            lat.append(dt)
+    return lat, late
+
+
+def drain(c):
+    while True:
+        s, m = c.get("/metrics")
+        depth = re.search(rb"imagen_job_queue_depth (\d+)", m)
+        running = re.search(rb'imagen_jobs\{state="running"\} (\d+)', m)
+        if depth and int(depth.group(1)) == 0 and running and int(running.group(1)) == 0:
+            return
+        time.sleep(0.5)
+
+
+def server_submit_ms(log_path):
+    """Server time (ms) of each POST /api/v1/images/..., in log order."""
+    out = []
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if "request method=POST" in line and "/api/v1/images/" in line:
+                m = re.search(r" ms=([0-9.e+-]+)", line)
+                if m:
+                    out.append(float(m.group(1)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("imagen")
@@ -73,10 +117,12 @@ def main():
                     help="folder for the data dir (e.g. /dev/shm to take the disk's fsync out of the figures)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="imagen_bench_", dir=a.data_root)
+    log_path = os.path.join(tempfile.gettempdir(), os.path.basename(tmp) + ".log")
+    log = open(log_path, "wb")
     proc = subprocess.Popen([a.imagen, "serve", "--data-dir", tmp + "/data", "--listen", "127.0.0.1:0",
                              "--workers", str(a.workers), "--set", "ops.diagnostic=true",
-                             "--set", "log.level=warn", "--set", "jobs.max_queue_depth=1000000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                             "--set", "log.level=info", "--set", "jobs.max_queue_depth=1000000"],
+                            stdout=subprocess.PIPE, stderr=log)
     try:
         port = None
         while port is None:
@@ -99,7 +145,7 @@ def main():
                                                                1e3 * pct(fs, 50), 1e3 * pct(fs, 99)))
 
         # 1. Saturation.
-        lat, lock, stop = [], threading.Lock(), time.time() + a.seconds
+        lat, lock, stop, sent = [], threading.Lock(), time.time() + a.seconds, [0]
 
         def flood(i):
             c, n = Client(host, port, key), 0
@@ -108,8 +154,9 @@ def main():
                 s, _ = c.submit(0, "flood-%d-%d" % (i, n))
                 dt = time.perf_counter() - t0
                 n += 1
-                if s == 202:
-                    with lock:
+                with lock:
+                    sent[0] += 1
+                    if s == 202:
                         lat.append(dt)
         ts = [threading.Thread(target=flood, args=(i,)) for i in range(a.clients)]
         t0 = time.time()
@@ -121,49 +168,33 @@ def main():
         print("saturation: %d accepted submissions in %.1f s by %d clients = %.0f submissions/s; "
               "latency p50 %.2f ms p99 %.2f ms" % (len(lat), el, a.clients, len(lat) / el,
                                                   1e3 * pct(lat, 50), 1e3 * pct(lat, 99)))
-        # Let the workers drain a bit so the paced run starts from a similar state.
-        time.sleep(1)
+        # The paced run starts from an empty queue, as a server that keeps up
+        # with 200/s would be.
+        c = Client(host, port, key)
+        t0 = time.time()
+        drain(c)
+        print("queue left by the saturation run drained in %.1f s" % (time.time() - t0))
 
-        # 2. Paced open loop at a.rate.
+        # 2. Paced open loop at a.rate, one process per client.
         total = int(a.rate * a.seconds)
-        lat2, late = [], [0]
-        start = time.perf_counter() + 0.2
         per = a.clients
-
-        def paced(i):
-            c = Client(host, port, key)
-            for n in range(i, total, per):
-                due = start + n / a.rate
-                now = time.perf_counter()
-                if due > now:
-                    time.sleep(due - now)
-                else:
-                    late[0] += 1
-                t0 = time.perf_counter()
-                s, _ = c.submit(0, "paced-%d" % n)
-                dt = time.perf_counter() - t0
-                if s == 202:
-                    with lock:
-                        lat2.append(dt)
-        ts = [threading.Thread(target=paced, args=(i,)) for i in range(per)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        el = time.perf_counter() - start
-        print("paced %.0f/s for %.0f s: %d accepted (%.0f/s achieved); submit latency p50 %.2f ms p90 %.2f ms "
-              "p99 %.2f ms max %.2f ms" % (a.rate, a.seconds, len(lat2), len(lat2) / el, 1e3 * pct(lat2, 50),
-                                           1e3 * pct(lat2, 90), 1e3 * pct(lat2, 99), 1e3 * max(lat2)))
+        start = time.time() + 0.5
+        with multiprocessing.get_context("fork").Pool(per) as pool:
+            parts = pool.starmap(paced_client, [(host, port, key, i, per, total, a.rate, start) for i in range(per)])
+        el = time.time() - start
+        lat2 = [x for l, _ in parts for x in l]
+        late = sum(n for _, n in parts)
+        time.sleep(0.5)  # the server logs a request after its response
+        server_ms = server_submit_ms(log_path)[sent[0]:sent[0] + total]
+        print("paced %.0f/s for %.0f s: %d accepted (%.0f/s achieved, %d sent late); client submit latency "
+              "p50 %.2f ms p90 %.2f ms p99 %.2f ms max %.2f ms; server (handler + write) p50 %.2f ms p90 %.2f ms "
+              "p99 %.2f ms max %.2f ms" % (a.rate, a.seconds, len(lat2), len(lat2) / el, late, 1e3 * pct(lat2, 50),
+                                           1e3 * pct(lat2, 90), 1e3 * pct(lat2, 99), 1e3 * max(lat2),
+                                           pct(server_ms, 50), pct(server_ms, 90), pct(server_ms, 99),
+                                           max(server_ms)))
 
         # Drain the queue before measuring end-to-end time.
-        c = Client(host, port, key)
-        while True:
-            s, m = c.get("/metrics")
-            depth = re.search(rb"imagen_job_queue_depth (\d+)", m)
-            running = re.search(rb'imagen_jobs\{state="running"\} (\d+)', m)
-            if depth and int(depth.group(1)) == 0 and running and int(running.group(1)) == 0:
-                break
-            time.sleep(0.5)
+        drain(c)
 
         # 3. End-to-end overhead, one job at a time.
         server_over, client_over = [], []
@@ -189,7 +220,11 @@ def main():
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.exists(log_path):
+            os.unlink(log_path)
 
 
-main()
+if __name__ == "__main__":
+    main()

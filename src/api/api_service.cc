@@ -11,6 +11,9 @@
 #include "api/image_check.h"
 #include "api/job_json.h"
 #include "api/multipart.h"
+#include "boost/asio/async_result.hpp"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/this_coro.hpp"
 #include "boost/asio/use_awaitable.hpp"
@@ -55,6 +58,26 @@ std::optional<int64_t> PreferWait(std::string_view prefer) {
   return std::nullopt;
 }
 
+// Queues a submission on the committer and resumes the awaiting coroutine on
+// its own executor once the group commit answered.
+template <typename Token>
+auto AsyncSubmit(jobs::SubmitCommitter* committer, jobs::NewJob job, std::string_view input, Token&& token) {
+  return boost::asio::async_initiate<Token, void(absl::StatusOr<jobs::CreateResult>)>(
+      [committer](auto handler, jobs::NewJob job, std::string_view input) {
+        auto ex = boost::asio::get_associated_executor(handler);
+        auto work = boost::asio::make_work_guard(ex);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        committer->Submit(std::move(job), input,
+                          [shared, work = std::move(work)](absl::StatusOr<jobs::CreateResult> r) mutable {
+                            auto ex = work.get_executor();
+                            boost::asio::post(ex, [shared, r = std::move(r), work = std::move(work)]() mutable {
+                              std::move (*shared)(std::move(r));
+                            });
+                          });
+      },
+      token, std::move(job), input);
+}
+
 }  // namespace
 
 std::string RouteLabel(std::string_view target) {
@@ -82,7 +105,8 @@ ApiService::ApiService(jobs::JobStore* store, jobs::BlobStore* blobs, jobs::JobE
       events_(events),
       registry_(registry),
       options_(std::move(options)),
-      limiter_(store->clock()) {}
+      limiter_(store->clock()),
+      committer_(std::make_unique<jobs::SubmitCommitter>(store, blobs)) {}
 
 std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& req, http::Response* error) {
   auto it = req.find(bh::field::authorization);
@@ -283,16 +307,11 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
       jobs::Sha256Hex(absl::StrCat(op->spec().name, "\n", params_json.dump(), "\n", input_sha, "\n", webhook_url, "\n",
                                    priority, "\n", deadline_seconds ? std::to_string(*deadline_seconds) : ""));
 
-  auto ref = blobs_->PutInput(image->data);
-  if (!ref.ok()) {
-    co_return Err(req, Status::insufficient_storage, "storage_error",
-                  absl::StrCat("cannot store the upload: ", ref.status().message()));
-  }
   jobs::NewJob nj;
   nj.key_id = caller->key.id;
   nj.operation = op->spec().name;
   nj.params_json = params_json.dump();
-  nj.input_ref = *ref;
+  nj.input_ref = input_sha;
   nj.input_type = info->mime_type;
   nj.priority = priority;
   nj.max_attempts = options_.max_attempts;
@@ -301,10 +320,16 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
   nj.webhook_url = webhook_url;
   nj.idempotency_key = idem_key;
   nj.request_hash = request_hash;
-  auto created = store_->Create(nj);
+  // `image->data` points into the request body, which outlives this wait.
+  absl::StatusOr<jobs::CreateResult> created =
+      co_await AsyncSubmit(committer_.get(), std::move(nj), image->data, boost::asio::use_awaitable);
   if (!created.ok()) {
     if (absl::IsAlreadyExists(created.status())) {
       co_return Err(req, Status::conflict, "idempotency_conflict", Msg(created.status()));
+    }
+    if (jobs::IsInputStorageError(created.status())) {
+      co_return Err(req, Status::insufficient_storage, "storage_error",
+                    absl::StrCat("cannot store the upload: ", created.status().message()));
     }
     co_return http::StatusResponse(req, created.status());
   }

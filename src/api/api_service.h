@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,7 @@
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
 #include "jobs/rate_limiter.h"
+#include "jobs/submit_committer.h"
 #include "ops/registry.h"
 
 namespace imagen::api {
@@ -61,6 +63,9 @@ class ApiService {
   const ops::OpRegistry* registry_;
   ApiOptions options_;
   jobs::RateLimiter limiter_;
+  // Submissions wait here (without blocking an I/O thread) for the group
+  // commit that makes their row and input durable.
+  std::unique_ptr<jobs::SubmitCommitter> committer_;
   std::function<void(double)> on_submit_;
   absl::Mutex keys_mu_;
   // sha256 of a bearer token -> (key, cached until)

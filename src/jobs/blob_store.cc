@@ -1,5 +1,13 @@
 #include "jobs/blob_store.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -8,6 +16,25 @@
 namespace imagen::jobs {
 
 namespace {
+
+// Runs fn(0..n-1) on up to 8 threads and returns the first error. Concurrent
+// fsyncs share the file system's journal commits (ext4, XFS); one after the
+// other, each waits for its own device flush.
+absl::Status ParallelFor(size_t n, const std::function<absl::Status(size_t)>& fn) {
+  constexpr size_t kThreads = 8;
+  if (n <= 1) return n == 1 ? fn(0) : absl::OkStatus();
+  std::vector<absl::Status> errors(std::min(n, kThreads));
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < errors.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < n && errors[t].ok(); i += errors.size()) errors[t] = fn(i);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) RETURN_IF_ERROR(e);
+  return absl::OkStatus();
+}
+
 bool SafeName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
@@ -47,16 +74,62 @@ std::string BlobStore::InputPath(const std::string& ref) const {
 
 std::string BlobStore::ResultPath(const std::string& ref) const { return absl::StrCat(root_, "/results/", ref); }
 
+std::string BlobStore::InputRef(std::string_view bytes) { return Sha256Hex(bytes); }
+
 absl::StatusOr<std::string> BlobStore::PutInput(std::string_view bytes) {
-  std::string ref = Sha256Hex(bytes);
-  std::string path = InputPath(ref);
-  if (env_->FileExists(path)) {
-    auto size = env_->GetFileSize(path);
-    if (size.ok() && *size == bytes.size()) return ref;
-  }
-  RETURN_IF_ERROR(env_->CreateDirs(absl::StrCat(root_, "/inputs/", ref.substr(0, 2))));
-  RETURN_IF_ERROR(WriteFileAtomically(env_, path, bytes));
+  std::string ref = InputRef(bytes);
+  RETURN_IF_ERROR(PutInputs({{ref, bytes}}));
   return ref;
+}
+
+absl::Status BlobStore::PutInputs(const std::vector<std::pair<std::string, std::string_view>>& inputs) {
+  static std::atomic<uint64_t> counter{0};
+  struct Pending {
+    std::string tmp;
+    std::string path;
+    std::unique_ptr<WritableFile> file;
+  };
+  std::vector<Pending> pending;
+  std::set<std::string> dirs;  // shard folders to sync
+  std::set<std::string> seen;
+  absl::Status s = [&]() -> absl::Status {
+    for (const auto& [ref, bytes] : inputs) {
+      if (!ValidRef(ref)) return absl::InvalidArgumentError("bad blob reference");
+      if (!seen.insert(ref).second) continue;
+      std::string dir = absl::StrCat(root_, "/inputs/", ref.substr(0, 2));
+      std::string path = InputPath(ref);
+      // An existing file was synced before its rename; its folder entry may
+      // not be (a process that died between rename and folder sync).
+      dirs.insert(dir);
+      if (env_->FileExists(path)) {
+        auto size = env_->GetFileSize(path);
+        if (size.ok() && *size == bytes.size()) continue;
+      }
+      RETURN_IF_ERROR(env_->CreateDirs(dir));
+      Pending p{absl::StrCat(path, ".tmp.", ::getpid(), ".", counter.fetch_add(1)), path, nullptr};
+      ASSIGN_OR_RETURN(p.file, env_->NewWritableFile(p.tmp));
+      pending.push_back(std::move(p));
+      RETURN_IF_ERROR(pending.back().file->Append(bytes));
+    }
+    RETURN_IF_ERROR(ParallelFor(pending.size(), [&](size_t i) -> absl::Status {
+      RETURN_IF_ERROR(pending[i].file->Sync());
+      return pending[i].file->Close();
+    }));
+    for (Pending& p : pending) {
+      p.file.reset();
+      RETURN_IF_ERROR(env_->RenameFile(p.tmp, p.path));
+      p.tmp.clear();
+    }
+    std::vector<std::string> dir_list(dirs.begin(), dirs.end());
+    return ParallelFor(dir_list.size(), [&](size_t i) { return env_->SyncDir(dir_list[i]); });
+  }();
+  if (!s.ok()) {
+    for (Pending& p : pending) {
+      p.file.reset();
+      if (!p.tmp.empty() && env_->FileExists(p.tmp)) env_->RemoveFile(p.tmp).IgnoreError();
+    }
+  }
+  return s;
 }
 
 absl::StatusOr<std::string> BlobStore::GetInput(const std::string& ref) {

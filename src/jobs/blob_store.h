@@ -9,6 +9,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/env.h"
@@ -22,8 +24,17 @@ class BlobStore {
   // Creates the folders and removes temp files left by interrupted writes
   // (call at start-up, before any writer runs).
   absl::Status Init();
-  // Stores an input; returns its reference (the sha256 hex). Idempotent.
+  // The reference of an input: the sha256 hex of its bytes.
+  static std::string InputRef(std::string_view bytes);
+  // Stores an input; returns its reference. Idempotent.
   absl::StatusOr<std::string> PutInput(std::string_view bytes);
+  // Makes several inputs (ref, bytes) durable with one round of syncs: every
+  // new one goes to a temp file, then all are fsynced (concurrently), renamed,
+  // and each folder touched is fsynced once (concurrently). Inputs already
+  // stored are kept (their folder is still synced). Fails as a whole; temp
+  // files are removed. The Env must allow concurrent calls on distinct files.
+  // Not safe against a concurrent call for the same ref: use one writer.
+  absl::Status PutInputs(const std::vector<std::pair<std::string, std::string_view>>& inputs);
   absl::StatusOr<std::string> GetInput(const std::string& ref);
   absl::Status RemoveInput(const std::string& ref);
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/check.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "jobs/crypto.h"
@@ -135,6 +136,22 @@ ApiKey RowToKey(const Stmt& s) {
   return k;
 }
 constexpr const char* kKeyColumns = "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,created_at";
+
+// Commits inside this scope skip the WAL fsync (synchronous=NORMAL): they
+// survive a crash of the process (the WAL is in the page cache); only power
+// loss can undo them, and with them nothing a client was promised.
+class NoFsyncScope {
+ public:
+  explicit NoFsyncScope(Db* db) : db_(db) {
+    IMAGEN_CHECK(db_->Exec("PRAGMA synchronous=NORMAL").ok(), "cannot relax synchronous");
+  }
+  ~NoFsyncScope() { IMAGEN_CHECK(db_->Exec("PRAGMA synchronous=FULL").ok(), "cannot restore synchronous=FULL"); }
+  NoFsyncScope(const NoFsyncScope&) = delete;
+  NoFsyncScope& operator=(const NoFsyncScope&) = delete;
+
+ private:
+  Db* db_;
+};
 
 }  // namespace
 
@@ -304,59 +321,80 @@ absl::StatusOr<Job> JobStore::Get(const std::string& id) {
   return *job;
 }
 
-absl::StatusOr<CreateResult> JobStore::Create(const NewJob& nj) {
+absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& nj) {
   CreateResult out;
+  if (!nj.idempotency_key.empty()) {
+    ASSIGN_OR_RETURN(
+        auto q, db_->Prepare(absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE key_id=? AND idempotency_key=?")));
+    q.Bind(1, nj.key_id).Bind(2, nj.idempotency_key);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row) {
+      Job prior = RowToJob(q);
+      if (prior.request_hash != nj.request_hash) {
+        return absl::AlreadyExistsError(absl::StrCat("Idempotency-Key '", nj.idempotency_key,
+                                                     "' was already used for a different request (job ", prior.id,
+                                                     ")"));
+      }
+      out.job = std::move(prior);
+      out.created = false;
+      return out;
+    }
+  }
+  int64_t now = NowUs();
+  std::string id = RandomHexId("job_", 12);
+  ASSIGN_OR_RETURN(auto ins,
+                   db_->Prepare("INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,"
+                                "max_attempts,created_at,updated_at,run_after,deadline_at,webhook_url,"
+                                "idempotency_key,request_hash) VALUES(?,?,?,?,?,?,'queued',?,?,?,?,?,?,?,?,?)"));
+  ins.Bind(1, id)
+      .Bind(2, nj.key_id)
+      .Bind(3, nj.operation)
+      .Bind(4, nj.params_json)
+      .Bind(5, nj.input_ref)
+      .Bind(6, nj.input_type)
+      .Bind(7, nj.priority)
+      .Bind(8, std::max(1, nj.max_attempts))
+      .Bind(9, now)
+      .Bind(10, now)
+      .Bind(11, now)
+      .BindOrNull(12, nj.deadline ? std::optional<int64_t>(absl::ToUnixMicros(*nj.deadline)) : std::nullopt)
+      .BindOrNull(13, nj.webhook_url)
+      .BindOrNull(14, nj.idempotency_key)
+      .BindOrNull(15, nj.request_hash);
+  RETURN_IF_ERROR(ins.Run());
+  ASSIGN_OR_RETURN(auto job, GetLocked(id));
+  if (!job) return absl::InternalError(absl::StrCat("job ", id, " vanished after its insert"));
+  out.job = std::move(*job);
+  out.created = true;
+  return out;
+}
+
+absl::StatusOr<CreateResult> JobStore::Create(const NewJob& nj) {
+  ASSIGN_OR_RETURN(auto results, CreateBatch({nj}));
+  return std::move(results[0]);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> JobStore::CreateBatch(const std::vector<NewJob>& jobs) {
+  std::vector<absl::StatusOr<CreateResult>> out;
+  out.reserve(jobs.size());
   {
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
     RETURN_IF_ERROR(tx.Begin());
-    if (!nj.idempotency_key.empty()) {
-      ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kJobColumns,
-                                                         " FROM jobs WHERE key_id=? AND idempotency_key=?")));
-      q.Bind(1, nj.key_id).Bind(2, nj.idempotency_key);
-      ASSIGN_OR_RETURN(bool row, q.Step());
-      if (row) {
-        Job prior = RowToJob(q);
-        if (prior.request_hash != nj.request_hash) {
-          return absl::AlreadyExistsError(absl::StrCat("Idempotency-Key '", nj.idempotency_key,
-                                                       "' was already used for a different request (job ", prior.id,
-                                                       ")"));
-        }
-        out.job = std::move(prior);
-        out.created = false;
-        return out;
-      }
+    for (const NewJob& nj : jobs) {
+      absl::StatusOr<CreateResult> r = CreateLocked(nj);
+      // Only a conflict is the member's own; any other error ends the batch.
+      if (!r.ok() && !absl::IsAlreadyExists(r.status())) return r.status();
+      out.push_back(std::move(r));
     }
-    int64_t now = NowUs();
-    std::string id = RandomHexId("job_", 12);
-    ASSIGN_OR_RETURN(auto ins,
-                     db_->Prepare("INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,"
-                                  "max_attempts,created_at,updated_at,run_after,deadline_at,webhook_url,"
-                                  "idempotency_key,request_hash) VALUES(?,?,?,?,?,?,'queued',?,?,?,?,?,?,?,?,?)"));
-    ins.Bind(1, id)
-        .Bind(2, nj.key_id)
-        .Bind(3, nj.operation)
-        .Bind(4, nj.params_json)
-        .Bind(5, nj.input_ref)
-        .Bind(6, nj.input_type)
-        .Bind(7, nj.priority)
-        .Bind(8, std::max(1, nj.max_attempts))
-        .Bind(9, now)
-        .Bind(10, now)
-        .Bind(11, now)
-        .BindOrNull(12, nj.deadline ? std::optional<int64_t>(absl::ToUnixMicros(*nj.deadline)) : std::nullopt)
-        .BindOrNull(13, nj.webhook_url)
-        .BindOrNull(14, nj.idempotency_key)
-        .BindOrNull(15, nj.request_hash);
-    RETURN_IF_ERROR(ins.Run());
-    ASSIGN_OR_RETURN(auto job, GetLocked(id));
     RETURN_IF_ERROR(tx.Commit());
-    out.job = std::move(*job);
-    out.created = true;
   }
-  LogEvent(spdlog::level::info, "job transition",
-           {{"job_id", out.job.id}, {"from", "none"}, {"to", "queued"}, {"operation", out.job.operation}});
-  if (listener_) listener_(out.job);
+  for (const auto& r : out) {
+    if (!r.ok() || !r->created) continue;
+    LogEvent(spdlog::level::info, "job transition",
+             {{"job_id", r->job.id}, {"from", "none"}, {"to", "queued"}, {"operation", r->job.operation}});
+    if (listener_) listener_(r->job);
+  }
   return out;
 }
 
@@ -414,6 +452,7 @@ absl::StatusOr<std::optional<Job>> JobStore::Lease(const std::string& owner, abs
   std::optional<Job> leased;
   {
     absl::MutexLock lock(&mu_);
+    auto no_fsync = std::make_unique<NoFsyncScope>(db_.get());
     Transaction tx(db_.get());
     RETURN_IF_ERROR(tx.Begin());
     int64_t now = NowUs();
@@ -469,6 +508,10 @@ absl::StatusOr<std::optional<Job>> JobStore::Lease(const std::string& owner, abs
       changed.emplace_back(*leased, from);
     }
     RETURN_IF_ERROR(tx.Commit());
+    no_fsync.reset();
+    // A job that ended here queued its webhook, which must not be undone: a
+    // durable write now syncs the WAL through the commit above as well.
+    if (changed.size() > (leased ? 1u : 0u)) RETURN_IF_ERROR(db_->Exec("UPDATE schema_version SET version=version"));
   }
   for (auto& [job, from] : changed) Notify(job, from);
   return leased;
@@ -479,6 +522,7 @@ absl::Status JobStore::Heartbeat(const std::string& id, const std::string& owner
   std::optional<Job> job;
   {
     absl::MutexLock lock(&mu_);
+    NoFsyncScope no_fsync(db_.get());
     int64_t now = NowUs();
     ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE jobs SET lease_expires_at=?, progress=?, updated_at=? "
                                            "WHERE id=? AND state='running' AND lease_owner=?"));

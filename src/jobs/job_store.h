@@ -104,6 +104,11 @@ class JobStore {
   // With an idempotency key already used by `key_id`: the same request_hash
   // returns the earlier job (created=false); another one is AlreadyExists.
   absl::StatusOr<CreateResult> Create(const NewJob& job);
+  // Creates several jobs in ONE transaction (one WAL fsync). The outer status
+  // is the transaction's: on error nothing was created. Inside, each member
+  // has its own result (an idempotency conflict fails only that member; a
+  // repeated Idempotency-Key within the batch returns the first member's job).
+  absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> CreateBatch(const std::vector<NewJob>& jobs);
   absl::StatusOr<Job> Get(const std::string& id);
   // Newest first; `key_id` empty = all keys; `before_seq` 0 = from the newest.
   absl::StatusOr<std::vector<Job>> List(const std::string& key_id, std::optional<JobState> state, int limit,
@@ -118,6 +123,7 @@ class JobStore {
   absl::StatusOr<std::optional<Job>> Lease(const std::string& owner, absl::Duration lease);
   // Extends the lease and records progress. FailedPrecondition when the
   // lease is no longer `owner`'s (expired and taken, or job canceled).
+  // Committed without fsync, like Lease.
   absl::Status Heartbeat(const std::string& id, const std::string& owner, absl::Duration lease, double progress);
   absl::Status Complete(const std::string& id, const std::string& owner, const std::string& result_ref,
                         const std::string& result_type);
@@ -152,6 +158,8 @@ class JobStore {
  private:
   JobStore(std::unique_ptr<Db> db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
   absl::Status Migrate();
+  // Inserts one job (or finds its idempotent twin) inside an open transaction.
+  absl::StatusOr<CreateResult> CreateLocked(const NewJob& nj) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t NowUs() const;
   absl::StatusOr<std::optional<Job>> GetLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves a running job owned by `owner` to `to`; FailedPrecondition if the
