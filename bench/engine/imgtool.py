@@ -7,6 +7,7 @@
   imgtool.py psnr OURS.npy PEER.png               PSNR in 8-bit RGB, leaving out values the
                                                   peer wrapped (its negatives come out as 255)
   imgtool.py same A.npy B.npy                     PSNR between two float images in [0, 1]
+  imgtool.py perturb IN.npy OUT.npy REL           each value times (1 + REL * N(0,1)), seeded
 """
 import sys
 
@@ -60,6 +61,10 @@ def main(argv):
         mse = np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2)
         psnr = float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
         print(f"same: psnr={psnr:.2f} dB max_abs={np.abs(a - b).max():.3g}")
+    elif cmd == "perturb":
+        x = np.load(argv[2])
+        noise = np.random.default_rng(1).standard_normal(x.shape)
+        np.save(argv[3], (x.astype(np.float64) * (1 + float(argv[4]) * noise)).astype(np.float32))
     else:
         print(__doc__)
         return 2

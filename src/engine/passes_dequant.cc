@@ -1,9 +1,11 @@
 #include "engine/passes_dequant.h"
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace imagen::engine {
 namespace {
@@ -30,7 +32,7 @@ float At(const Tensor& t, int64_t i) {
 
 }  // namespace
 
-absl::Status DequantizeConvInteger(Graph& g, int* rewritten) {
+absl::Status DequantizeConvInteger(Graph& g, bool exact, int* rewritten) {
   std::map<ValueId, std::vector<size_t>> readers;
   std::map<ValueId, size_t> producer;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -45,13 +47,16 @@ absl::Status DequantizeConvInteger(Graph& g, int* rewritten) {
     return n.op_type == op && n.domain.empty() ? &n : nullptr;
   };
   std::vector<bool> dead(g.nodes.size(), false);
+  std::vector<Node> added;
+  std::map<ValueId, ValueId> fake_quantized;  // x → its DynamicFakeQuantize output
+  std::map<size_t, ValueId> as_float;         // exact: quantizer node → its integers as floats
   int count = 0;
   for (size_t ci = 0; ci < g.nodes.size(); ++ci) {
     Node& conv = g.nodes[ci];
     if (conv.op_type != "ConvInteger" || !conv.domain.empty() || conv.inputs.size() < 2) continue;
     auto pq = producer.find(conv.inputs[0]);
     if (pq == producer.end()) continue;
-    const Node& dq = g.nodes[pq->second];
+    Node& dq = g.nodes[pq->second];
     if (dq.op_type != "DynamicQuantizeLinear" || dq.outputs.size() != 3 || dq.outputs[0] != conv.inputs[0]) continue;
     if (conv.inputs.size() > 2 && conv.inputs[2] != kNoValue && conv.inputs[2] != dq.outputs[2]) continue;
     const Tensor* wq = Const(g, conv.inputs[1]);
@@ -82,18 +87,51 @@ absl::Status DequantizeConvInteger(Graph& g, int* rewritten) {
     } else {
       add = nullptr;
     }
-    // W = (wq - wzp) * w_scale, per output channel.
+    if (exact) {
+      bool only_convs = true;
+      for (size_t r : readers[dq.outputs[0]]) only_convs = only_convs && g.nodes[r].op_type == "ConvInteger";
+      if (!only_convs) continue;
+    }
+    // W = (wq - wzp) * w_scale per output channel, or without the scale in
+    // exact mode.
     Tensor w(DataType::kFloat32, wq->shape());
     const int64_t per = wq->size() / oc;
     for (int64_t o = 0; o < oc; ++o) {
       const float zp = wzp ? At(*wzp, o) : 0.f, sc = At(*wscale, o);
-      for (int64_t k = 0; k < per; ++k) w.data<float>()[o * per + k] = (At(*wq, o * per + k) - zp) * sc;
+      for (int64_t k = 0; k < per; ++k) w.data<float>()[o * per + k] = (At(*wq, o * per + k) - zp) * (exact ? 1.f : sc);
     }
     ValueId wid = g.AddValue(absl::StrCat(conv.name, "_dequantized_w"));
     g.values[wid].dtype = DataType::kFloat32;
     g.values[wid].shape = w.shape();
     g.initializers[wid] = std::move(w);
-    std::vector<ValueId> ins{dq.inputs[0], wid};
+    if (exact) {
+      // The integers as floats: the convolution's sums are exact, and the
+      // Cast, Mul and Add that follow run as in the model.
+      auto [xqf, fresh] = as_float.try_emplace(pq->second, kNoValue);
+      if (fresh) {
+        xqf->second = g.AddValue(absl::StrCat(g.values[dq.outputs[0]].name, "_as_float"));
+        g.values[xqf->second].dtype = DataType::kFloat32;
+        g.values[xqf->second].shape = g.values[dq.outputs[0]].shape;
+      }
+      conv.op_type = "Conv";
+      conv.inputs = {xqf->second, wid};
+      ++count;
+      continue;
+    }
+    auto [fq, fresh] = fake_quantized.try_emplace(dq.inputs[0], kNoValue);
+    if (fresh) {
+      fq->second = g.AddValue(absl::StrCat(g.values[dq.inputs[0]].name, "_fake_quantized"));
+      g.values[fq->second].dtype = DataType::kFloat32;
+      g.values[fq->second].shape = g.values[dq.inputs[0]].shape;
+      Node q;
+      q.name = absl::StrCat(dq.name, "_fake");
+      q.op_type = "DynamicFakeQuantize";
+      q.domain = "imagen";
+      q.inputs = {dq.inputs[0]};
+      q.outputs = {fq->second};
+      added.push_back(std::move(q));
+    }
+    std::vector<ValueId> ins{fq->second, wid};
     if (bias) {
       Tensor b(DataType::kFloat32, {oc});
       std::copy(bias->data<float>(), bias->data<float>() + oc, b.data<float>());
@@ -115,10 +153,19 @@ absl::Status DequantizeConvInteger(Graph& g, int* rewritten) {
   std::vector<Node> kept;
   for (size_t i = 0; i < g.nodes.size(); ++i)
     if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  for (Node& n : added) kept.push_back(std::move(n));
+  for (const auto& [i, xqf] : as_float) {
+    Node& dq =
+        kept[i - static_cast<size_t>(std::count(dead.begin(), dead.begin() + static_cast<std::ptrdiff_t>(i), true))];
+    dq.op_type = "DynamicQuantizeToFloat";
+    dq.domain = "imagen";
+    dq.outputs = {xqf, dq.outputs[1]};
+  }
   g.nodes = std::move(kept);
-  g.RemoveDeadNodes();  // the quantizers and scale products nobody reads now
   if (rewritten) *rewritten = count;
-  return g.TopoSort();
+  RETURN_IF_ERROR(g.TopoSort());
+  g.RemoveDeadNodes();  // the quantizers and scale products nobody reads now
+  return absl::OkStatus();
 }
 
 }  // namespace imagen::engine

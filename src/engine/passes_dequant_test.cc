@@ -3,6 +3,7 @@
 // runs the same on the reference and the oneDNN backends.
 #include "engine/passes_dequant.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/engine.h"
@@ -59,13 +60,15 @@ TEST(DequantPass, RewritesTheChainIntoAConv) {
   Graph g = QuantizedConv();
   ASSERT_TRUE(g.TopoSort().ok());
   int n = 0;
-  ASSERT_TRUE(DequantizeConvInteger(g, &n).ok());
+  ASSERT_TRUE(DequantizeConvInteger(g, /*exact=*/false, &n).ok());
   EXPECT_EQ(n, 1);
-  ASSERT_EQ(g.nodes.size(), 1u);
-  EXPECT_EQ(g.nodes[0].op_type, "Conv");
-  const Tensor& w = g.initializers.at(g.nodes[0].inputs[1]);
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[0].op_type, "DynamicFakeQuantize");
+  EXPECT_EQ(g.nodes[1].op_type, "Conv");
+  EXPECT_EQ(g.nodes[1].inputs[0], g.nodes[0].outputs[0]);
+  const Tensor& w = g.initializers.at(g.nodes[1].inputs[1]);
   EXPECT_FLOAT_EQ(w.data<float>()[1], (37.f - 128.f) * 0.01f);
-  EXPECT_EQ(g.nodes[0].inputs.size(), 3u);  // the bias joined the Conv
+  EXPECT_EQ(g.nodes[1].inputs.size(), 3u);  // the bias joined the Conv
 }
 
 TEST(DequantPass, DequantizedModelRunsOnBothBackends) {
@@ -89,6 +92,35 @@ TEST(DequantPass, DequantizedModelRunsOnBothBackends) {
     m = std::max(m, std::fabs((*a)[0].tensor.data<float>()[i] - (*b)[0].tensor.data<float>()[i]));
   }
   EXPECT_LT(m, 1e-4f);
+
+  // Both equal the integer computation onnxruntime does: x on the uint8 grid
+  // of DynamicQuantizeLinear, an int32 ConvInteger, then the scales.
+  const float* xp = x.data<float>();
+  float mn = 0, mx = 0;
+  for (int64_t i = 0; i < x.size(); ++i) mn = std::min(mn, xp[i]), mx = std::max(mx, xp[i]);
+  const float xs = (mx - mn) / 255.f, xzp = std::clamp(std::nearbyint(-mn / xs), 0.f, 255.f);
+  auto xq = [&](int64_t c, int64_t h, int64_t w) -> int32_t {
+    if (h < 0 || h >= 6 || w < 0 || w >= 5) return 0;  // padding is the zero point
+    return static_cast<int32_t>(std::clamp(std::nearbyint(xp[(c * 6 + h) * 5 + w] / xs) + xzp, 0.f, 255.f)) -
+           static_cast<int32_t>(xzp);
+  };
+  float worst = 0;
+  for (int64_t o = 0; o < 4; ++o) {
+    for (int64_t h = 0; h < 6; ++h) {
+      for (int64_t w = 0; w < 5; ++w) {
+        int32_t acc = 0;
+        for (int64_t c = 0; c < 3; ++c)
+          for (int64_t a2 = 0; a2 < 3; ++a2)
+            for (int64_t b2 = 0; b2 < 3; ++b2) {
+              const int64_t wi = ((o * 3 + c) * 3 + a2) * 3 + b2;
+              acc += xq(c, h + a2 - 1, w + b2 - 1) * (static_cast<int32_t>((wi * 37) % 256) - 128);
+            }
+        const float want = static_cast<float>(acc) * (xs * 0.01f) + 0.1f * static_cast<float>(o);
+        worst = std::max(worst, std::fabs(want - (*b)[0].tensor.data<float>()[(o * 6 + h) * 5 + w]));
+      }
+    }
+  }
+  EXPECT_LT(worst, 1e-5f);
 }
 
 }  // namespace

@@ -92,9 +92,66 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeQuantize(const KernelInit& init, boo
   });
 }
 
+// DynamicFakeQuantize (domain imagen, written by passes_dequant): x rounded
+// to DynamicQuantizeLinear's uint8 grid and mapped back to float,
+// (q - zp) * scale. Elementwise with a global min/max, so it runs on any
+// layout (a blocked layout's zero padding is a value the grid always holds).
+class DynamicFakeQuantizeKernel : public Kernel {
+ public:
+  // to_float: DynamicQuantizeToFloat instead — outputs (q - zp) as float and
+  // the scale, onnxruntime's integers for an fp32 convolution.
+  explicit DynamicFakeQuantizeKernel(bool to_float) : to_float_(to_float) {}
+  bool AcceptsOpaqueLayout() const override { return true; }
+  absl::Status Forward(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) const override {
+    RETURN_IF_ERROR(NeedInputs(in, 1));
+    if (in[0].dtype() != DataType::kFloat32) return absl::InvalidArgumentError("x must be FP32");
+    const Tensor& xt = in[0];
+    const float* x = xt.data<float>();
+    const int64_t n = static_cast<int64_t>(xt.bytes() / sizeof(float));
+    float mn = 0.f, mx = 0.f;
+#pragma omp parallel for num_threads(ctx.threads()) reduction(min : mn) reduction(max : mx) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) {
+      mn = std::min(mn, x[i]);
+      mx = std::max(mx, x[i]);
+    }
+    const float scale = (mx - mn) / 255.f;
+    const float zp = scale == 0.f ? 0.f : std::clamp(RoundHalfEven(-mn / scale), 0.f, 255.f);
+    Tensor y = xt.is_plain() ? ctx.Allocate(DataType::kFloat32, xt.shape())
+                             : Tensor::WithLayout(DataType::kFloat32, xt.shape(), xt.bytes(), ctx.Scratch(xt.bytes()),
+                                                  xt.layout());
+    float* yp = y.data<float>();
+    if (scale == 0.f) {
+      std::fill(yp, yp + n, 0.f);
+    } else {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) {
+        const float q = std::clamp(RoundHalfEven(x[i] / scale) + zp, 0.f, 255.f) - zp;
+        yp[i] = to_float_ ? q : q * scale;
+      }
+    }
+    out[0] = std::move(y);
+    if (to_float_ && out.size() > 1) {
+      out[1] = ctx.Allocate(DataType::kFloat32, {});
+      out[1].data<float>()[0] = scale;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  bool to_float_;
+};
+
 }  // namespace
 
 void RegisterQuant(KernelRegistry& r) {
+  r.Register("DynamicFakeQuantize", Backend::kReference,
+             [](const KernelInit&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+               return std::unique_ptr<Kernel>(new DynamicFakeQuantizeKernel(false));
+             });
+  r.Register("DynamicQuantizeToFloat", Backend::kReference,
+             [](const KernelInit&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+               return std::unique_ptr<Kernel>(new DynamicFakeQuantizeKernel(true));
+             });
   r.Register("DynamicQuantizeLinear", Backend::kReference,
              [](const KernelInit&) -> absl::StatusOr<std::unique_ptr<Kernel>> { return Make(DynamicQuantize); });
   r.Register("QuantizeLinear", Backend::kReference, [](const KernelInit& i) { return MakeQuantize(i, true); });
