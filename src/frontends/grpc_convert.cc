@@ -60,6 +60,12 @@ bool IntParam(const google::protobuf::Map<std::string, inference::InferParameter
 }  // namespace
 
 absl::StatusOr<serving::InferRequest> FromProto(const inference::ModelInferRequest& in) {
+  inference::ModelInferRequest copy = in;
+  return FromProto(&copy);
+}
+
+absl::StatusOr<serving::InferRequest> FromProto(inference::ModelInferRequest* mutable_in) {
+  const inference::ModelInferRequest& in = *mutable_in;
   serving::InferRequest r;
   r.model_name = in.model_name();
   r.model_version = in.model_version();
@@ -86,7 +92,7 @@ absl::StatusOr<serving::InferRequest> FromProto(const inference::ModelInferReque
         return absl::InvalidArgumentError(
             absl::StrCat("contents field must not be specified when using raw_input_contents for '", t.name(), "'"));
       }
-      tensor.data = in.raw_input_contents(i);
+      tensor.data = std::move(*mutable_in->mutable_raw_input_contents(i));
     } else {
       auto data = ContentsToRaw(t.datatype(), t.contents());
       if (!data.ok()) return data.status();

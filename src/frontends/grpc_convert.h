@@ -16,6 +16,8 @@
 namespace imagen::frontends {
 
 absl::StatusOr<serving::InferRequest> FromProto(const inference::ModelInferRequest& in);
+// As above, moving the raw tensor bytes out of `*in` instead of copying them.
+absl::StatusOr<serving::InferRequest> FromProto(inference::ModelInferRequest* in);
 void ToProto(const serving::InferRequest& in, inference::ModelInferRequest* out);
 void ToProto(serving::InferResponse in, inference::ModelInferResponse* out);
 absl::StatusOr<serving::InferResponse> FromProto(inference::ModelInferResponse* in);

@@ -1,7 +1,8 @@
 // KServe v2 gRPC frontend (service inference.GRPCInferenceService, as Triton
-// serves it) on the gRPC callback API, plus the standard grpc.health.v1
-// service. Thin: each method converts, calls one InferenceServer API and
-// converts back. Start/Stop from one thread; methods run on gRPC's threads.
+// serves it) plus grpc.health.v1 Check, on the async (completion-queue) API
+// with one thread draining the queue. Thin: each method converts, calls one
+// InferenceServer API and converts back; inferences answer from whichever
+// thread completes them. Start/Stop from one thread.
 #pragma once
 
 #include <cstdint>

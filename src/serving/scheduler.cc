@@ -1,8 +1,17 @@
 #include "serving/scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace imagen::serving {
+namespace {
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 Scheduler::Scheduler(BatchPolicy policy, int instances, ExecuteFn execute, RejectFn reject, Clock* clock)
     : policy_(std::move(policy)), execute_(std::move(execute)), reject_(std::move(reject)), clock_(clock) {
@@ -15,6 +24,8 @@ Scheduler::~Scheduler() { Stop(); }
 
 absl::Status Scheduler::Enqueue(std::unique_ptr<QueuedRequest>* r, uint32_t max_queue_size) {
   std::vector<std::unique_ptr<QueuedRequest>> expired;
+  int inline_instance = -1;
+  Batch inline_batch;
   {
     absl::MutexLock l(&mu_);
     if (stopping_) return absl::UnavailableError("model is being unloaded or the server is shutting down");
@@ -24,13 +35,22 @@ absl::Status Scheduler::Enqueue(std::unique_ptr<QueuedRequest>* r, uint32_t max_
       if (same_level >= max_queue_size) return absl::UnavailableError("Exceeds maximum queue size");
     }
     (*r)->item.seq = next_seq_++;
-    queue_.push_back(std::move(*r));
-    // Decide on the caller's thread, so a request that can run at once goes
-    // straight to an idle instance; the dispatcher handles waits and expiry.
-    BatchDecision d = StepLocked(clock_->NowMicros(), &expired);
-    if (!queue_.empty() || d.run.empty()) cv_.Signal();
+    int64_t now = clock_->NowMicros();
+    // Without a batcher an empty queue means the policy would run this
+    // request at once; short models run it here instead of on a worker.
+    bool short_model = exec_samples_ >= 3 && exec_avg_us_ <= kInlineMaxUs;
+    if (!policy_.dynamic_batching && queue_.empty() && short_model) inline_instance = IdleSlotLocked(-1);
+    if (inline_instance >= 0) {
+      slots_[static_cast<size_t>(inline_instance)]->busy = true;
+      (*r)->dequeue_us = now;
+      inline_batch.push_back(std::move(*r));
+    } else {
+      queue_.push_back(std::move(*r));
+      StepLocked(now, &expired);
+    }
   }
   for (auto& e : expired) reject_(std::move(e), absl::UnavailableError("Request timeout expired"));
+  if (inline_instance >= 0) RunAndRelease(inline_instance, std::move(inline_batch));
   return absl::OkStatus();
 }
 
@@ -56,11 +76,16 @@ void Scheduler::Stop() {
   joined_ = true;
 }
 
-BatchDecision Scheduler::StepLocked(int64_t now, std::vector<std::unique_ptr<QueuedRequest>>* expired) {
-  int idle = -1;
-  for (size_t i = 0; i < slots_.size() && idle < 0; ++i) {
-    if (!slots_[i]->busy) idle = static_cast<int>(i);
+int Scheduler::IdleSlotLocked(int prefer) const {
+  if (prefer >= 0 && !slots_[static_cast<size_t>(prefer)]->busy) return prefer;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i]->busy) return static_cast<int>(i);
   }
+  return -1;
+}
+
+BatchDecision Scheduler::StepLocked(int64_t now, std::vector<std::unique_ptr<QueuedRequest>>* expired, int prefer) {
+  int idle = IdleSlotLocked(prefer);
   items_.clear();
   for (const auto& q : queue_) items_.push_back(q->item);
   BatchDecision d = DecideNextBatch(items_, now, policy_, idle >= 0);
@@ -71,6 +96,7 @@ BatchDecision Scheduler::StepLocked(int64_t now, std::vector<std::unique_ptr<Que
     greedy.preferred_batch_sizes.clear();
     d = DecideNextBatch(items_, now, greedy, true);
   }
+  if (d.wake_at_us >= 0 && dispatcher_until_ != kAwake && d.wake_at_us < dispatcher_until_) cv_.Signal();
   if (d.run.empty() && d.expired.empty()) return d;
   Batch run;
   for (size_t i : d.run) {
@@ -91,6 +117,7 @@ BatchDecision Scheduler::StepLocked(int64_t now, std::vector<std::unique_ptr<Que
 void Scheduler::Dispatch() {
   absl::MutexLock l(&mu_);
   while (true) {
+    dispatcher_until_ = kAwake;
     bool all_idle = true;
     for (const auto& slot : slots_) all_idle = all_idle && !slot->busy;
     if (stopping_ && queue_.empty() && all_idle) return;
@@ -104,28 +131,43 @@ void Scheduler::Dispatch() {
     }
     if (!d.run.empty() || !d.expired.empty()) continue;
     if (d.wake_at_us >= 0) {
+      dispatcher_until_ = d.wake_at_us;
       cv_.WaitWithTimeout(&mu_, absl::Microseconds(std::max<int64_t>(1, d.wake_at_us - now)));
     } else {
+      dispatcher_until_ = kForever;
       cv_.Wait(&mu_);
     }
   }
 }
 
+void Scheduler::RunAndRelease(int instance, Batch batch) {
+  int64_t t0 = SteadyMicros();
+  execute_(instance, std::move(batch));
+  int64_t took = SteadyMicros() - t0;
+  std::vector<std::unique_ptr<QueuedRequest>> expired;
+  {
+    absl::MutexLock l(&mu_);
+    slots_[static_cast<size_t>(instance)]->busy = false;
+    exec_avg_us_ = exec_samples_ == 0 ? took : (exec_avg_us_ * 7 + took) / 8;
+    exec_samples_ = std::min(exec_samples_ + 1, 1 << 20);
+    StepLocked(clock_->NowMicros(), &expired, instance);
+    if (stopping_) cv_.Signal();  // the dispatcher drains, then exits once all is idle
+  }
+  for (auto& e : expired) reject_(std::move(e), absl::UnavailableError("Request timeout expired"));
+}
+
 void Scheduler::Work(int instance) {
   Slot& slot = *slots_[static_cast<size_t>(instance)];
-  mu_.Lock();
+  absl::MutexLock l(&mu_);
   while (true) {
     while (slot.work.empty() && !exit_) slot.cv.Wait(&mu_);
     if (slot.work.empty() && exit_) break;
     Batch batch = std::move(slot.work);
     slot.work.clear();
     mu_.Unlock();
-    execute_(instance, std::move(batch));
+    RunAndRelease(instance, std::move(batch));
     mu_.Lock();
-    slot.busy = false;
-    cv_.Signal();
   }
-  mu_.Unlock();
 }
 
 }  // namespace imagen::serving

@@ -1,10 +1,14 @@
 // The threads around the batch policy: DecideNextBatch is applied on
-// Enqueue (a request that may run now goes straight to an idle instance) and
-// by a dispatcher thread whenever an instance becomes free or a decided
-// wake-up time arrives (so expired requests are rejected when they expire);
-// one worker thread per model instance. Thread-safe.
+// Enqueue (a request that may run now goes straight to an idle instance), by
+// the instance thread that just finished a batch, and by a dispatcher thread
+// when a decided wake-up time arrives (so expired requests are rejected when
+// they expire); one worker thread per model instance. Without dynamic
+// batching, a request that finds the queue empty and an instance idle runs on
+// the caller's thread when the model's recent executions were short (no
+// thread hop). Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -34,6 +38,9 @@ class Scheduler {
   using ExecuteFn = std::function<void(int instance, Batch batch)>;
   using RejectFn = std::function<void(std::unique_ptr<QueuedRequest>, absl::Status)>;
 
+  // Executions averaging at most this long may run on the caller's thread.
+  static constexpr int64_t kInlineMaxUs = 500;
+
   Scheduler(BatchPolicy policy, int instances, ExecuteFn execute, RejectFn reject, Clock* clock);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -55,11 +62,16 @@ class Scheduler {
   };
   void Dispatch();
   void Work(int instance);
+  // Runs `batch` on `instance` (marked busy by the caller), then frees it and
+  // decides what runs next.
+  void RunAndRelease(int instance, Batch batch);
   // Applies the batch policy once: hands a decided batch to an idle
-  // instance and moves expired requests to `*expired` (rejected by the
-  // caller outside the lock).
-  BatchDecision StepLocked(int64_t now, std::vector<std::unique_ptr<QueuedRequest>>* expired)
+  // instance (`prefer` first) and moves expired requests to `*expired`
+  // (rejected by the caller outside the lock); wakes the dispatcher if the
+  // decision needs a wake-up before the one it sleeps until.
+  BatchDecision StepLocked(int64_t now, std::vector<std::unique_ptr<QueuedRequest>>* expired, int prefer = -1)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int IdleSlotLocked(int prefer) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const BatchPolicy policy_;
   ExecuteFn execute_;
@@ -73,6 +85,14 @@ class Scheduler {
   bool exit_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<QueuedItem> items_ ABSL_GUARDED_BY(mu_);  // scratch for StepLocked
+  // When the dispatcher wakes next (monotonic micros): kAwake while it is
+  // deciding, kForever while it waits for a signal.
+  static constexpr int64_t kAwake = -1;
+  static constexpr int64_t kForever = INT64_MAX;
+  int64_t dispatcher_until_ ABSL_GUARDED_BY(mu_) = kAwake;
+  // Moving average of execution wall time (steady clock, micros).
+  int64_t exec_avg_us_ ABSL_GUARDED_BY(mu_) = 0;
+  int exec_samples_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread dispatcher_;
   std::vector<std::thread> workers_;
   bool joined_ = false;

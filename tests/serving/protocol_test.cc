@@ -3,13 +3,17 @@
 // that Triton returns, message naming the problem, or the right outputs).
 // Then protocol details of each transport.
 #include <cstring>
+#include <future>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "frontends/compression.h"
 #include "frontends/status_map.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "test_client.h"
 
@@ -416,6 +420,59 @@ TEST_F(TransportTest, ShutdownRefusesNewRequestsWithUnavailable) {
   grpc::Status s = own.stub()->ModelInfer(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(s.error_message(), HasSubstr("shutting down"));
+}
+
+TEST_F(TransportTest, GrpcHealthCheck) {
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(servers_->grpc_port()), grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  auto check = [&](const std::string& service, grpc::health::v1::HealthCheckResponse* resp) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    return health->Check(&ctx, req, resp);
+  };
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(check("", &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  ASSERT_TRUE(check("inference.GRPCInferenceService", &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(check("nope", &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  // Watch is not served.
+  grpc::ClientContext ctx;
+  grpc::GenericStub generic(channel);
+  grpc::Slice empty("");  // an empty HealthCheckRequest
+  grpc::ByteBuffer in(&empty, 1), out;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Watch", {}, &in, &out,
+                    [&done](grpc::Status st) { done.set_value(std::move(st)); });
+  grpc::Status s = done.get_future().get();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(TransportTest, GrpcStopLetsAnInFlightInferenceFinish) {
+  auto own = std::make_unique<Servers>(1 << 20);
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(own->grpc_port()), grpc::InsecureChannelCredentials()));
+  grpc::Status status;
+  inference::ModelInferResponse resp;
+  std::thread client([&] {
+    grpc::ClientContext ctx;
+    inference::ModelInferRequest req;
+    req.set_model_name("slow");  // 300 ms per execution
+    auto* in = req.add_inputs();
+    in->set_name("INPUT0");
+    in->set_datatype("FP32");
+    in->add_shape(1);
+    in->add_shape(1);
+    req.add_raw_input_contents(std::string(4, '\0'));
+    status = stub->ModelInfer(&ctx, req, &resp);
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  own.reset();  // stops the gRPC frontend with 1 s of grace
+  client.join();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.outputs_size(), 1);
 }
 
 }  // namespace
