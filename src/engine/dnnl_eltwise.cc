@@ -74,6 +74,23 @@ bool IsF32(const Tensor& t) { return !t.empty() && t.dtype() == DataType::kFloat
 // kernel, e.g. a 1-channel tensor in nChw8c) are slower than ours.
 bool IsRef(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
 
+// The blocked channel tag (8 or 16) of a descriptor, or 0 for other layouts.
+int ChannelBlock(const memory::desc& d) {
+  const auto& b = d.data.format_desc.blocking;
+  if (d.data.format_kind != dnnl_blocked || b.inner_nblks != 1 || b.inner_idxs[0] != 1) return 0;
+  return static_cast<int>(b.inner_blks[0]);
+}
+
+// `t` as memory, converted to the plain layout when it is channel-blocked
+// but its channels do not fill the blocks (a 1-channel mask in nChw8c is
+// 7/8 padding: every op on it would do 8× the work).
+absl::StatusOr<memory> DenseMemoryOf(const Tensor& t, dnnl::stream& s, Tensor* keep, RunContext& ctx) {
+  ASSIGN_OR_RETURN(memory m, dnnl_util::MemoryOf(t));
+  const int block = ChannelBlock(m.get_desc());
+  if (block == 0 || t.rank() < 2 || t.dim(1) % block == 0) return m;
+  return dnnl_util::AsLayout(t, dnnl_util::PlainDesc(dnnl_util::ToDims(t.shape()), dt::f32), s, keep, ctx);
+}
+
 // Unary eltwise with fixed alpha/beta.
 FastFactory Unary(dnnl::algorithm alg, float def_alpha) {
   return [alg, def_alpha](const KernelInit& init) -> absl::StatusOr<FastFn> {
@@ -98,15 +115,15 @@ FastFactory Unary(dnnl::algorithm alg, float def_alpha) {
     }
     return FastFn([=](std::span<const Tensor> in, RunContext& ctx) -> absl::StatusOr<std::optional<Tensor>> {
       if (!fast_ok || in.empty() || !IsF32(in[0]) || in[0].size() == 0) return std::optional<Tensor>();
-      ASSIGN_OR_RETURN(memory src, dnnl_util::MemoryOf(in[0]));
+      dnnl::stream s(dnnl_util::Engine());
+      Tensor keep;
+      ASSIGN_OR_RETURN(memory src, DenseMemoryOf(in[0], s, &keep, ctx));
       dnnl::eltwise_forward::primitive_desc pd(
           dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, src.get_desc(), alpha, beta),
           dnnl_util::Engine());
       if (IsRef(pd)) return std::optional<Tensor>();
-      if (IsRef(pd)) return std::optional<Tensor>();
       Tensor y = dnnl_util::NewTensor(src.get_desc(), in[0].shape(), ctx);
       memory dst(src.get_desc(), dnnl_util::Engine(), y.raw());
-      dnnl::stream s(dnnl_util::Engine());
       dnnl::eltwise_forward(pd).execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
       s.wait();
       return std::optional<Tensor>(std::move(y));
@@ -173,7 +190,6 @@ FastFactory Binary(dnnl::algorithm alg) {
       dnnl::binary::primitive_desc pd(dnnl::binary::desc(alg, src0.get_desc(), src1.get_desc(), src0.get_desc()),
                                       dnnl_util::Engine());
       if (IsRef(pd)) return std::optional<Tensor>();
-      if (IsRef(pd)) return std::optional<Tensor>();
       Tensor y = dnnl_util::NewTensor(src0.get_desc(), a, ctx);
       memory dst(src0.get_desc(), dnnl_util::Engine(), y.raw());
       dnnl::binary(pd).execute(s, {{DNNL_ARG_SRC_0, src0}, {DNNL_ARG_SRC_1, src1}, {DNNL_ARG_DST, dst}});
@@ -181,13 +197,6 @@ FastFactory Binary(dnnl::algorithm alg) {
       return std::optional<Tensor>(std::move(y));
     });
   };
-}
-
-// The blocked channel tag (8 or 16) of a descriptor, or 0 for other layouts.
-int ChannelBlock(const memory::desc& d) {
-  const auto& b = d.data.format_desc.blocking;
-  if (d.data.format_kind != dnnl_blocked || b.inner_nblks != 1 || b.inner_idxs[0] != 1) return 0;
-  return static_cast<int>(b.inner_blks[0]);
 }
 
 absl::StatusOr<FastFn> MakeConcat(const KernelInit& init) {
@@ -285,7 +294,9 @@ absl::StatusOr<FastFn> MakeResize(const KernelInit& init) {
     } else {
       return std::optional<Tensor>();
     }
-    ASSIGN_OR_RETURN(memory src, dnnl_util::MemoryOf(in[0]));
+    dnnl::stream s(dnnl_util::Engine());
+    Tensor keep;
+    ASSIGN_OR_RETURN(memory src, DenseMemoryOf(in[0], s, &keep, ctx));
     const memory::dims od{x[0], x[1], oh, ow};
     dnnl::resampling_forward::primitive_desc pd(
         dnnl::resampling_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_linear,
@@ -295,7 +306,6 @@ absl::StatusOr<FastFn> MakeResize(const KernelInit& init) {
     if (IsRef(pd)) return std::optional<Tensor>();
     Tensor y = dnnl_util::NewTensor(pd.dst_desc(), Shape(od.begin(), od.end()), ctx);
     memory dst(pd.dst_desc(), dnnl_util::Engine(), y.raw());
-    dnnl::stream s(dnnl_util::Engine());
     dnnl::resampling_forward(pd).execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
     s.wait();
     return std::optional<Tensor>(std::move(y));

@@ -20,6 +20,7 @@ constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
                              {1.0 / 24, -1.0 / 12, 1.0 / 6},
                              {0, 0, 1}};
 constexpr int64_t kGroup = 6;  // tiles per GEMM register block
+constexpr int64_t kSkew = 16;  // floats between the per-position planes of the scratch
 
 // r = Bᵀ d for six 8-channel vectors.
 IMAGEN_AVX2 inline void InputRows(const __m256 d[6], __m256 r[6]) {
@@ -212,7 +213,10 @@ int64_t WinogradConv::TilesPerChunk(int64_t total_tiles, int threads) const {
   // About 256 KB of transformed input per Winograd position and chunk (the
   // GEMM streams it once per 16 output channels), and at least two chunks per
   // thread so that a thread that is descheduled does not hold up the others.
-  const int64_t cap = std::clamp<int64_t>((65536 / ic_) / kGroup * kGroup, 4 * kGroup, 40 * kGroup);
+  static const int64_t kb = getenv("WKB") ? atoi(getenv("WKB")) : 0;
+  const int64_t cap =
+      kb ? std::clamp<int64_t>((kb * 1024 / (144 * (ic_ + oc16_))) / kGroup * kGroup, kGroup, 400 * kGroup)
+         : std::clamp<int64_t>((65536 / ic_) / kGroup * kGroup, 4 * kGroup, 40 * kGroup);
   const int64_t want_chunks = std::max<int64_t>((total_tiles + cap - 1) / cap, 2 * std::max(threads, 1));
   const int64_t per = (total_tiles + want_chunks - 1) / want_chunks;
   return std::max<int64_t>(kGroup, (per + kGroup - 1) / kGroup * kGroup);
@@ -220,7 +224,8 @@ int64_t WinogradConv::TilesPerChunk(int64_t total_tiles, int threads) const {
 
 size_t WinogradConv::ScratchBytes(int64_t n, int64_t oh, int64_t ow, int threads) const {
   const int64_t tiles = n * ((oh + 3) / 4) * ((ow + 3) / 4);
-  return static_cast<size_t>(std::max(threads, 1) * 36 * TilesPerChunk(tiles, threads) * (ic_ + oc16_)) * sizeof(float);
+  return static_cast<size_t>(std::max(threads, 1) * 36 * (TilesPerChunk(tiles, threads) * (ic_ + oc16_) + 2 * kSkew)) *
+         sizeof(float);
 }
 
 void WinogradConv::Run(const float* src, int64_t n, int64_t ih, int64_t iw, int64_t pad_top, int64_t pad_left,
@@ -231,13 +236,15 @@ void WinogradConv::Run(const float* src, int64_t n, int64_t ih, int64_t iw, int6
   const int64_t chunk = TilesPerChunk(tiles, threads), groups_cap = chunk / kGroup;
   const int64_t chunks = (tiles + chunk - 1) / chunk;
   const int64_t icb = ic_ / 8, ocb = oc_ / 8, ocb16 = oc16_ / 16;
-  const int64_t v_pstride = groups_cap * icb * 48, m_pstride = chunk * oc16_;
+  // The 36 positions of a tile are kSkew floats off a multiple of the page
+  // size apart, else they all fall in the same L1 set.
+  const int64_t v_pstride = groups_cap * icb * 48 + kSkew, m_pstride = chunk * oc16_ + kSkew;
   // Each thread transforms, multiplies and writes back whole chunks of tiles
   // in its own scratch: no barrier between the three steps.
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t ci = 0; ci < chunks; ++ci) {
-    float* v = scratch + static_cast<int64_t>(omp_get_thread_num()) * 36 * chunk * (ic_ + oc16_);
-    float* m = v + 36 * chunk * ic_;  // v: [36][groups_cap][icb][6][8]; m: [36][chunk][oc16_]
+    float* v = scratch + static_cast<int64_t>(omp_get_thread_num()) * 36 * (v_pstride + m_pstride);
+    float* m = v + 36 * v_pstride;  // v: [36][groups_cap][icb][6][8]; m: [36][chunk][oc16_]
     const int64_t first = ci * chunk, count = std::min(chunk, tiles - first);
     const int64_t groups = (count + kGroup - 1) / kGroup;
     for (int64_t t = 0; t < groups * kGroup; ++t) {
