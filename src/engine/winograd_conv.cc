@@ -75,49 +75,32 @@ IMAGEN_AVX2 void TransformInput(const float* plane, int64_t ih, int64_t iw, int6
   }
 }
 
-// m[t][0..16) = Σ_k v[t][k] · u[k][0..16) for six tiles t; v is laid out as
-// [icb][6 tiles][8 channels], u as [ic][16].
-IMAGEN_AVX2 void Gemm6x16(const float* v, const float* u, float* m, int64_t icb, int64_t ldm) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+// m[t][0..16) = Σ_k v[t][k] · u[k][0..16) for kGroup tiles t; v is laid
+// out as [icb][kGroup tiles][8 channels], u as [ic][16].
+IMAGEN_AVX2 void GemmTiles(const float* __restrict v, const float* __restrict u, float* __restrict m, int64_t icb,
+                           int64_t ldm) {
+  __m256 c[kGroup][2];
+#pragma GCC unroll 8
+  for (int t = 0; t < kGroup; ++t) c[t][0] = c[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < icb; ++b) {
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
       const __m256 b0 = _mm256_loadu_ps(u), b1 = _mm256_loadu_ps(u + 8);
       u += 16;
-      __m256 a = _mm256_broadcast_ss(v + i);
-      c00 = _mm256_fmadd_ps(a, b0, c00);
-      c01 = _mm256_fmadd_ps(a, b1, c01);
-      a = _mm256_broadcast_ss(v + 8 + i);
-      c10 = _mm256_fmadd_ps(a, b0, c10);
-      c11 = _mm256_fmadd_ps(a, b1, c11);
-      a = _mm256_broadcast_ss(v + 16 + i);
-      c20 = _mm256_fmadd_ps(a, b0, c20);
-      c21 = _mm256_fmadd_ps(a, b1, c21);
-      a = _mm256_broadcast_ss(v + 24 + i);
-      c30 = _mm256_fmadd_ps(a, b0, c30);
-      c31 = _mm256_fmadd_ps(a, b1, c31);
-      a = _mm256_broadcast_ss(v + 32 + i);
-      c40 = _mm256_fmadd_ps(a, b0, c40);
-      c41 = _mm256_fmadd_ps(a, b1, c41);
-      a = _mm256_broadcast_ss(v + 40 + i);
-      c50 = _mm256_fmadd_ps(a, b0, c50);
-      c51 = _mm256_fmadd_ps(a, b1, c51);
+#pragma GCC unroll 8
+      for (int t = 0; t < kGroup; ++t) {
+        const __m256 a = _mm256_broadcast_ss(v + t * 8 + i);
+        c[t][0] = _mm256_fmadd_ps(a, b0, c[t][0]);
+        c[t][1] = _mm256_fmadd_ps(a, b1, c[t][1]);
+      }
     }
-    v += 48;
+    v += kGroup * 8;
   }
-  _mm256_storeu_ps(m, c00);
-  _mm256_storeu_ps(m + 8, c01);
-  _mm256_storeu_ps(m + ldm, c10);
-  _mm256_storeu_ps(m + ldm + 8, c11);
-  _mm256_storeu_ps(m + 2 * ldm, c20);
-  _mm256_storeu_ps(m + 2 * ldm + 8, c21);
-  _mm256_storeu_ps(m + 3 * ldm, c30);
-  _mm256_storeu_ps(m + 3 * ldm + 8, c31);
-  _mm256_storeu_ps(m + 4 * ldm, c40);
-  _mm256_storeu_ps(m + 4 * ldm + 8, c41);
-  _mm256_storeu_ps(m + 5 * ldm, c50);
-  _mm256_storeu_ps(m + 5 * ldm + 8, c51);
+#pragma GCC unroll 8
+  for (int t = 0; t < kGroup; ++t) {
+    _mm256_storeu_ps(m + t * ldm, c[t][0]);
+    _mm256_storeu_ps(m + t * ldm + 8, c[t][1]);
+  }
 }
 
 IMAGEN_AVX2 inline __m256 ApplyPostOps(__m256 x, const std::vector<WinogradPostOp>& ops, int64_t oc0, int64_t offset) {
@@ -238,7 +221,7 @@ void WinogradConv::Run(const float* src, int64_t n, int64_t ih, int64_t iw, int6
   const int64_t icb = ic_ / 8, ocb = oc_ / 8, ocb16 = oc16_ / 16;
   // The 36 positions of a tile are kSkew floats off a multiple of the page
   // size apart, else they all fall in the same L1 set.
-  const int64_t v_pstride = groups_cap * icb * 48 + kSkew, m_pstride = chunk * oc16_ + kSkew;
+  const int64_t v_pstride = groups_cap * icb * kGroup * 8 + kSkew, m_pstride = chunk * oc16_ + kSkew;
   // Each thread transforms, multiplies and writes back whole chunks of tiles
   // in its own scratch: no barrier between the three steps.
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
@@ -249,7 +232,7 @@ void WinogradConv::Run(const float* src, int64_t n, int64_t ih, int64_t iw, int6
     const int64_t groups = (count + kGroup - 1) / kGroup;
     for (int64_t t = 0; t < groups * kGroup; ++t) {
       for (int64_t b = 0; b < icb; ++b) {
-        float* vt = v + ((t / kGroup) * icb + b) * 48 + (t % kGroup) * 8;
+        float* vt = v + ((t / kGroup) * icb + b) * kGroup * 8 + (t % kGroup) * 8;
         if (t >= count) {
           for (int p = 0; p < 36; ++p) std::memset(vt + p * v_pstride, 0, 8 * sizeof(float));
           continue;
@@ -263,7 +246,8 @@ void WinogradConv::Run(const float* src, int64_t n, int64_t ih, int64_t iw, int6
       for (int64_t ob = 0; ob < ocb16; ++ob) {
         const float* u = u_.data() + (p * ocb16 + ob) * ic_ * 16;
         for (int64_t gi = 0; gi < groups; ++gi) {
-          Gemm6x16(v + p * v_pstride + gi * icb * 48, u, m + p * m_pstride + gi * kGroup * oc16_ + ob * 16, icb, oc16_);
+          GemmTiles(v + p * v_pstride + gi * icb * kGroup * 8, u, m + p * m_pstride + gi * kGroup * oc16_ + ob * 16,
+                    icb, oc16_);
         }
       }
     }
