@@ -29,6 +29,7 @@ RunContext::RunContext(int threads, MemoryPlanner* planner) : threads_(threads),
 RunContext::~RunContext() {
   if (planner_ == nullptr) return;
   if (plan_ == nullptr || diverged_) {
+    free_.clear();  // the pool goes before the arena comes
     planner_->SetPlan(std::make_shared<const MemoryPlan>(PlanMemory(trace_)));
   } else {
     planner_->ReturnArena(std::move(arena_), plan_->arena_bytes);

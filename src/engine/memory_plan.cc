@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <numeric>
 
@@ -47,9 +48,21 @@ std::shared_ptr<const MemoryPlan> MemoryPlanner::plan() const {
 }
 
 void MemoryPlanner::SetPlan(std::shared_ptr<const MemoryPlan> plan) {
+  // One arena, its pages touched now, so that the next run is already a
+  // steady-state run.
+  std::shared_ptr<char> arena = plan ? NewArena(*plan) : nullptr;
+  if (arena != nullptr) std::memset(arena.get(), 0, plan->arena_bytes);
   std::lock_guard<std::mutex> lock(mu_);
-  plan_ = std::move(plan);
   idle_.clear();
+  if (arena != nullptr) idle_.push_back(Arena{std::move(arena), plan->arena_bytes});
+  plan_ = std::move(plan);
+}
+
+std::shared_ptr<char> MemoryPlanner::NewArena(const MemoryPlan& plan) {
+  const size_t rounded = (std::max<size_t>(plan.arena_bytes, 1) + 63) / 64 * 64;
+  char* p = static_cast<char*>(std::aligned_alloc(64, rounded));
+  if (p == nullptr) throw std::bad_alloc();
+  return std::shared_ptr<char>(p, [](char* q) { std::free(q); });
 }
 
 std::shared_ptr<char> MemoryPlanner::TakeArena(const MemoryPlan& plan) {
@@ -64,10 +77,7 @@ std::shared_ptr<char> MemoryPlanner::TakeArena(const MemoryPlan& plan) {
       }
     }
   }
-  const size_t rounded = (std::max<size_t>(plan.arena_bytes, 1) + 63) / 64 * 64;
-  char* p = static_cast<char*>(std::aligned_alloc(64, rounded));
-  if (p == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<char>(p, [](char* q) { std::free(q); });
+  return NewArena(plan);
 }
 
 void MemoryPlanner::ReturnArena(std::shared_ptr<char> arena, size_t bytes) {

@@ -37,7 +37,8 @@ class MemoryPlanner {
  public:
   // The plan in force, or null before the first recorded run.
   std::shared_ptr<const MemoryPlan> plan() const;
-  // Replaces the plan (after a run whose requests did not follow it).
+  // Replaces the plan (after a run whose requests did not follow it) and
+  // readies one arena for it.
   void SetPlan(std::shared_ptr<const MemoryPlan> plan);
 
   // An idle arena of exactly the plan's size that no tensor refers to any
@@ -47,6 +48,8 @@ class MemoryPlanner {
   void ReturnArena(std::shared_ptr<char> arena, size_t bytes);
 
  private:
+  static std::shared_ptr<char> NewArena(const MemoryPlan& plan);
+
   struct Arena {
     std::shared_ptr<char> memory;
     size_t bytes;
