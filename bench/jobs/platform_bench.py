@@ -113,6 +113,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--e2e-jobs", type=int, default=30)
     ap.add_argument("--delay-ms", type=int, default=100)
+    ap.add_argument("--keep-log", action="store_true", help="keep the server's log (its path is printed)")
     ap.add_argument("--data-root", default=None,
                     help="folder for the data dir (e.g. /dev/shm to take the disk's fsync out of the figures)")
     a = ap.parse_args()
@@ -222,7 +223,9 @@ def main():
             proc.kill()
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        if os.path.exists(log_path):
+        if a.keep_log:
+            print("server log: " + log_path)
+        elif os.path.exists(log_path):
             os.unlink(log_path)
 
 

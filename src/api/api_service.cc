@@ -14,6 +14,7 @@
 #include "boost/asio/async_result.hpp"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/redirect_error.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/this_coro.hpp"
 #include "boost/asio/use_awaitable.hpp"
@@ -353,12 +354,24 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
 }
 
 boost::asio::awaitable<void> ApiService::WaitForJob(const std::string& id, absl::Duration wait) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto timer = std::make_shared<boost::asio::steady_timer>(ex);
+  // A change of the job moves the timer's expiry to the past: that ends a
+  // pending wait at once, and makes the next one return at once. It runs on
+  // this coroutine's executor (the connection's strand), so never between
+  // the check below and the wait.
+  uint64_t watch = events_->Watch(id, [ex, timer] {
+    boost::asio::post(ex, [timer] { timer->expires_at(boost::asio::steady_timer::time_point::min()); });
+  });
   absl::Time deadline = absl::Now() + wait;
-  while (absl::Now() < deadline) {
+  for (absl::Time now = absl::Now(); now < deadline; now = absl::Now()) {
     auto snap = events_->Get(id);
-    if (snap && jobs::IsTerminal(snap->state)) co_return;
-    co_await SleepMs(10);
+    if (snap && jobs::IsTerminal(snap->state)) break;
+    timer->expires_after(absl::ToChronoNanoseconds(std::min(deadline - now, absl::Seconds(1))));
+    boost::system::error_code ec;
+    co_await timer->async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
   }
+  events_->Unwatch(id, watch);
 }
 
 boost::asio::awaitable<http::Response> ApiService::GetJob(http::Request& req, http::RequestContext& ctx) {

@@ -53,7 +53,7 @@ class ApiService {
                                                 http::ResponseStream& stream);
   http::Response ListDead(const http::Request& req, const http::RequestContext& ctx);
   http::Response Replay(const http::Request& req, const http::RequestContext& ctx);
-  // Waits (polling the event hub) until `id` is terminal or `wait` passed.
+  // Waits (woken by the event hub) until `id` is terminal or `wait` passed.
   boost::asio::awaitable<void> WaitForJob(const std::string& id, absl::Duration wait);
   http::Response JobResponse(const http::Request& req, http::Status status, const jobs::Job& job);
 

@@ -6,8 +6,12 @@
 namespace imagen::jobs {
 
 void JobEvents::Publish(const Job& job) {
+  std::vector<std::function<void()>> wake;
   {
     absl::MutexLock lock(&mu_);
+    if (auto it = watchers_.find(job.id); it != watchers_.end()) {
+      for (const auto& [handle, fn] : it->second) wake.push_back(fn);
+    }
     JobSnapshot& s = jobs_[job.id];
     s.state = job.state;
     s.progress = job.progress;
@@ -15,6 +19,7 @@ void JobEvents::Publish(const Job& job) {
     s.version = next_version_++;
     if (jobs_.size() > 100000) TrimLocked(50000);
   }
+  for (const auto& fn : wake) fn();
   if (job.state == JobState::kQueued) NotifyWork();
 }
 
@@ -23,6 +28,21 @@ std::optional<JobSnapshot> JobEvents::Get(const std::string& id) const {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return std::nullopt;
   return it->second;
+}
+
+uint64_t JobEvents::Watch(const std::string& id, std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  uint64_t handle = next_watch_++;
+  watchers_[id].emplace_back(handle, std::move(fn));
+  return handle;
+}
+
+void JobEvents::Unwatch(const std::string& id, uint64_t handle) {
+  absl::MutexLock lock(&mu_);
+  auto it = watchers_.find(id);
+  if (it == watchers_.end()) return;
+  std::erase_if(it->second, [handle](const auto& w) { return w.first == handle; });
+  if (it->second.empty()) watchers_.erase(it);
 }
 
 void JobEvents::TrimLocked(size_t keep) {

@@ -1,12 +1,16 @@
 // In-process fan-out of job changes (state, progress) for SSE streams,
 // `Prefer: wait`, cancellation of running jobs and waking idle workers. The
-// JobStore's listener feeds it; readers poll a per-job version number, which
-// keeps coroutine handlers free of blocking waits. Thread-safe.
+// JobStore's listener feeds it; readers poll a per-job version number or
+// watch a job (a callback on each change, e.g. to wake a waiting coroutine),
+// which keeps coroutine handlers free of blocking waits. Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -28,6 +32,12 @@ class JobEvents {
   // Latest snapshot of `id`, if it changed since the process started.
   std::optional<JobSnapshot> Get(const std::string& id) const;
 
+  // Calls `fn` after every change of `id` (on the publishing thread, with no
+  // lock held, so it must be quick) until Unwatch. Returns the handle.
+  uint64_t Watch(const std::string& id, std::function<void()> fn);
+  // After Unwatch returns, `fn` may still be running once on another thread.
+  void Unwatch(const std::string& id, uint64_t handle);
+
   // Wakes a worker waiting for new work (called on every queued job).
   void NotifyWork();
   // Blocks up to `timeout` for NotifyWork; true if woken.
@@ -39,6 +49,9 @@ class JobEvents {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, JobSnapshot> jobs_ ABSL_GUARDED_BY(mu_);
   uint64_t next_version_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<std::string, std::vector<std::pair<uint64_t, std::function<void()>>>> watchers_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_watch_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Mutex work_mu_;
   uint64_t work_tokens_ ABSL_GUARDED_BY(work_mu_) = 0;
 };

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/check.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "jobs/crypto.h"
@@ -77,6 +76,12 @@ CREATE TABLE webhook_deliveries(
 CREATE INDEX deliveries_due ON webhook_deliveries(state, next_attempt_at);
 CREATE INDEX deliveries_job ON webhook_deliveries(job_id);
 )sql",
+    // v2: small inputs live in the database, written with their job row.
+    R"sql(
+CREATE TABLE inline_inputs(
+  ref TEXT PRIMARY KEY,
+  data BLOB NOT NULL);
+)sql",
 };
 
 constexpr const char* kJobColumns =
@@ -137,22 +142,6 @@ ApiKey RowToKey(const Stmt& s) {
 }
 constexpr const char* kKeyColumns = "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,created_at";
 
-// Commits inside this scope skip the WAL fsync (synchronous=NORMAL): they
-// survive a crash of the process (the WAL is in the page cache); only power
-// loss can undo them, and with them nothing a client was promised.
-class NoFsyncScope {
- public:
-  explicit NoFsyncScope(Db* db) : db_(db) {
-    IMAGEN_CHECK(db_->Exec("PRAGMA synchronous=NORMAL").ok(), "cannot relax synchronous");
-  }
-  ~NoFsyncScope() { IMAGEN_CHECK(db_->Exec("PRAGMA synchronous=FULL").ok(), "cannot restore synchronous=FULL"); }
-  NoFsyncScope(const NoFsyncScope&) = delete;
-  NoFsyncScope& operator=(const NoFsyncScope&) = delete;
-
- private:
-  Db* db_;
-};
-
 }  // namespace
 
 const char* DeliveryStateName(DeliveryState s) {
@@ -204,9 +193,57 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
   // writer's commit waits for fsync.
   ASSIGN_OR_RETURN(auto rdb, Db::Open(path));
   RETURN_IF_ERROR(rdb->Exec("PRAGMA query_only=ON"));
-  absl::MutexLock lock(&store->rmu_);
-  store->rdb_ = std::move(rdb);
+  {
+    absl::MutexLock lock(&store->rmu_);
+    store->rdb_ = std::move(rdb);
+  }
+  // From here on commits only write the WAL; WalSyncer makes them durable,
+  // shared between concurrent writers and outside the write lock.
+  ASSIGN_OR_RETURN(store->wal_, WalSyncer::Open(path + "-wal"));
+  ASSIGN_OR_RETURN(store->ckpt_db_, Db::Open(path));
+  {
+    absl::MutexLock lock(&store->mu_);
+    RETURN_IF_ERROR(store->db_->Exec("PRAGMA synchronous=NORMAL"));
+    // Replaces SQLite's automatic checkpoint in the committing connection.
+    sqlite3_wal_hook(store->db_->raw(), &JobStore::OnWalCommit, store.get());
+  }
+  JobStore* raw = store.get();
+  store->checkpointer_ = std::thread([raw] { raw->CheckpointLoop(); });
   return store;
+}
+
+JobStore::~JobStore() {
+  if (!checkpointer_.joinable()) return;
+  {
+    absl::MutexLock lock(&ckpt_mu_);
+    stop_ckpt_ = true;
+  }
+  checkpointer_.join();
+}
+
+int JobStore::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  auto* store = static_cast<JobStore*>(self);
+  absl::MutexLock lock(&store->ckpt_mu_);
+  store->wal_pages_ = pages;
+  return SQLITE_OK;
+}
+
+void JobStore::CheckpointLoop() {
+  constexpr int kCheckpointPages = 1000;  // SQLite's default threshold
+  for (;;) {
+    {
+      absl::MutexLock lock(&ckpt_mu_);
+      auto due = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(ckpt_mu_) { return stop_ckpt_ || wal_pages_ >= kCheckpointPages; };
+      // Also once a second, so a quiet server's WAL is folded in too.
+      ckpt_mu_.AwaitWithTimeout(absl::Condition(&due), absl::Seconds(1));
+      if (stop_ckpt_) return;
+      if (wal_pages_ == 0) continue;
+      wal_pages_ = 0;
+    }
+    absl::Status s = ckpt_db_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+    if (!s.ok()) spdlog::warn("job database checkpoint: {}", std::string(s.message()));
+  }
 }
 
 absl::Status JobStore::Migrate() {
@@ -260,7 +297,16 @@ void JobStore::Notify(const Job& job, JobState from) {
 // ---------------------------------------------------------------- keys
 
 absl::Status JobStore::InsertKey(const ApiKey& k) {
-  absl::MutexLock lock(&mu_);
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InsertKeyLocked(k));
+    ticket = wal_->Committed();
+  }
+  return wal_->SyncThrough(ticket);
+}
+
+absl::Status JobStore::InsertKeyLocked(const ApiKey& k) {
   ASSIGN_OR_RETURN(auto st,
                    db_->Prepare(absl::StrCat("INSERT INTO api_keys(", kKeyColumns, ") VALUES(?,?,?,?,?,?,?,?)")));
   return st.Bind(1, k.id)
@@ -340,6 +386,10 @@ absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& nj) {
       return out;
     }
   }
+  if (!nj.inline_input.empty()) {
+    ASSIGN_OR_RETURN(auto in, db_->Prepare("INSERT OR IGNORE INTO inline_inputs(ref,data) VALUES(?,?)"));
+    RETURN_IF_ERROR(in.Bind(1, nj.input_ref).BindBlob(2, nj.inline_input).Run());
+  }
   int64_t now = NowUs();
   std::string id = RandomHexId("job_", 12);
   ASSIGN_OR_RETURN(auto ins,
@@ -369,6 +419,15 @@ absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& nj) {
   return out;
 }
 
+absl::StatusOr<std::optional<std::string>> JobStore::GetInlineInput(const std::string& ref) {
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare("SELECT data FROM inline_inputs WHERE ref=?"));
+  q.Bind(1, ref);
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::nullopt;
+  return q.Blob(0);
+}
+
 absl::StatusOr<CreateResult> JobStore::Create(const NewJob& nj) {
   ASSIGN_OR_RETURN(auto results, CreateBatch({nj}));
   return std::move(results[0]);
@@ -377,6 +436,7 @@ absl::StatusOr<CreateResult> JobStore::Create(const NewJob& nj) {
 absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> JobStore::CreateBatch(const std::vector<NewJob>& jobs) {
   std::vector<absl::StatusOr<CreateResult>> out;
   out.reserve(jobs.size());
+  uint64_t ticket;
   {
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
@@ -388,7 +448,9 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> JobStore::CreateBatch(
       out.push_back(std::move(r));
     }
     RETURN_IF_ERROR(tx.Commit());
+    ticket = wal_->Committed();
   }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
   for (const auto& r : out) {
     if (!r.ok() || !r->created) continue;
     LogEvent(spdlog::level::info, "job transition",
@@ -450,9 +512,9 @@ absl::Status JobStore::SetStateLocked(const std::string& id, JobState to, const 
 absl::StatusOr<std::optional<Job>> JobStore::Lease(const std::string& owner, absl::Duration lease) {
   std::vector<std::pair<Job, JobState>> changed;  // notified after commit
   std::optional<Job> leased;
+  std::optional<uint64_t> ticket;
   {
     absl::MutexLock lock(&mu_);
-    auto no_fsync = std::make_unique<NoFsyncScope>(db_.get());
     Transaction tx(db_.get());
     RETURN_IF_ERROR(tx.Begin());
     int64_t now = NowUs();
@@ -508,11 +570,10 @@ absl::StatusOr<std::optional<Job>> JobStore::Lease(const std::string& owner, abs
       changed.emplace_back(*leased, from);
     }
     RETURN_IF_ERROR(tx.Commit());
-    no_fsync.reset();
-    // A job that ended here queued its webhook, which must not be undone: a
-    // durable write now syncs the WAL through the commit above as well.
-    if (changed.size() > (leased ? 1u : 0u)) RETURN_IF_ERROR(db_->Exec("UPDATE schema_version SET version=version"));
+    // A job that ended here queued its webhook, which must not be undone.
+    if (changed.size() > (leased ? 1u : 0u)) ticket = wal_->Committed();
   }
+  if (ticket) RETURN_IF_ERROR(wal_->SyncThrough(*ticket));
   for (auto& [job, from] : changed) Notify(job, from);
   return leased;
 }
@@ -522,7 +583,6 @@ absl::Status JobStore::Heartbeat(const std::string& id, const std::string& owner
   std::optional<Job> job;
   {
     absl::MutexLock lock(&mu_);
-    NoFsyncScope no_fsync(db_.get());
     int64_t now = NowUs();
     ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE jobs SET lease_expires_at=?, progress=?, updated_at=? "
                                            "WHERE id=? AND state='running' AND lease_owner=?"));
@@ -588,6 +648,7 @@ absl::Status JobStore::FinishLocked(const std::string& id, const std::string& ow
 absl::Status JobStore::Complete(const std::string& id, const std::string& owner, const std::string& result_ref,
                                 const std::string& result_type) {
   std::optional<Job> after;
+  uint64_t ticket;
   {
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
@@ -595,7 +656,9 @@ absl::Status JobStore::Complete(const std::string& id, const std::string& owner,
     RETURN_IF_ERROR(FinishLocked(id, owner, JobState::kSucceeded, result_ref, result_type, "", "", std::nullopt));
     ASSIGN_OR_RETURN(after, GetLocked(id));
     RETURN_IF_ERROR(tx.Commit());
+    ticket = wal_->Committed();
   }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
   Notify(*after, JobState::kRunning);
   return absl::OkStatus();
 }
@@ -603,6 +666,7 @@ absl::Status JobStore::Complete(const std::string& id, const std::string& owner,
 absl::Status JobStore::Retry(const std::string& id, const std::string& owner, absl::Time run_after,
                              const std::string& error_code, const std::string& message) {
   std::optional<Job> after;
+  uint64_t ticket;
   {
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
@@ -611,7 +675,9 @@ absl::Status JobStore::Retry(const std::string& id, const std::string& owner, ab
         FinishLocked(id, owner, JobState::kQueued, "", "", error_code, message, absl::ToUnixMicros(run_after)));
     ASSIGN_OR_RETURN(after, GetLocked(id));
     RETURN_IF_ERROR(tx.Commit());
+    ticket = wal_->Committed();
   }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
   Notify(*after, JobState::kRunning);
   return absl::OkStatus();
 }
@@ -621,6 +687,7 @@ absl::Status JobStore::Fail(const std::string& id, const std::string& owner, Job
   if (!IsTerminal(state) || state == JobState::kSucceeded)
     return absl::InvalidArgumentError("Fail needs an error state");
   std::optional<Job> after;
+  uint64_t ticket;
   {
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
@@ -628,7 +695,9 @@ absl::Status JobStore::Fail(const std::string& id, const std::string& owner, Job
     RETURN_IF_ERROR(FinishLocked(id, owner, state, "", "", error_code, message, std::nullopt));
     ASSIGN_OR_RETURN(after, GetLocked(id));
     RETURN_IF_ERROR(tx.Commit());
+    ticket = wal_->Committed();
   }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
   Notify(*after, JobState::kRunning);
   return absl::OkStatus();
 }
@@ -636,6 +705,7 @@ absl::Status JobStore::Fail(const std::string& id, const std::string& owner, Job
 absl::StatusOr<Job> JobStore::Cancel(const std::string& id) {
   std::optional<Job> after;
   JobState from;
+  uint64_t ticket;
   {
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
@@ -655,32 +725,49 @@ absl::StatusOr<Job> JobStore::Cancel(const std::string& id) {
       after = job;
     }
     RETURN_IF_ERROR(tx.Commit());
+    ticket = wal_->Committed();
   }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
   Notify(*after, from);
   return *after;
 }
 
 absl::StatusOr<int> JobStore::ReleaseLeases(const std::string& owner) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE jobs SET state='queued', attempts=MAX(attempts-1,0), "
-                                         "lease_owner=NULL, lease_expires_at=NULL, updated_at=? "
-                                         "WHERE state='running' AND lease_owner=?"));
-  RETURN_IF_ERROR(up.Bind(1, NowUs()).Bind(2, owner).Run());
-  return static_cast<int>(db_->Changes());
+  int changed;
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE jobs SET state='queued', attempts=MAX(attempts-1,0), "
+                                           "lease_owner=NULL, lease_expires_at=NULL, updated_at=? "
+                                           "WHERE state='running' AND lease_owner=?"));
+    RETURN_IF_ERROR(up.Bind(1, NowUs()).Bind(2, owner).Run());
+    changed = static_cast<int>(db_->Changes());
+    ticket = wal_->Committed();
+  }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
+  return changed;
 }
 
 absl::StatusOr<int> JobStore::RecoverLeases() {
-  absl::MutexLock lock(&mu_);
-  // The attempt that died counts (a job that kills its worker goes dead).
-  ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE jobs SET lease_expires_at=0, updated_at=? WHERE state='running'"));
-  RETURN_IF_ERROR(up.Bind(1, NowUs()).Run());
-  return static_cast<int>(db_->Changes());
+  int changed;
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    // The attempt that died counts (a job that kills its worker goes dead).
+    ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE jobs SET lease_expires_at=0, updated_at=? WHERE state='running'"));
+    RETURN_IF_ERROR(up.Bind(1, NowUs()).Run());
+    changed = static_cast<int>(db_->Changes());
+    ticket = wal_->Committed();
+  }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
+  return changed;
 }
 
 absl::StatusOr<std::vector<Job>> JobStore::ListDead(int limit) { return List("", JobState::kDead, limit, 0); }
 
 absl::StatusOr<Job> JobStore::Replay(const std::string& id) {
   std::optional<Job> after;
+  uint64_t ticket;
   {
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
@@ -698,14 +785,27 @@ absl::StatusOr<Job> JobStore::Replay(const std::string& id) {
     RETURN_IF_ERROR(up.Bind(1, now).Bind(2, now).Bind(3, id).Run());
     ASSIGN_OR_RETURN(after, GetLocked(id));
     RETURN_IF_ERROR(tx.Commit());
+    ticket = wal_->Committed();
   }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
   Notify(*after, JobState::kDead);
   return *after;
 }
 
 absl::StatusOr<SweptBlobs> JobStore::SweepFinished(absl::Time cutoff, int limit) {
-  absl::MutexLock lock(&mu_);
   SweptBlobs out;
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(SweepLocked(cutoff, limit, out));
+    ticket = wal_->Committed();
+  }
+  // The caller removes blob files next: the rows naming them must be gone for good.
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
+  return out;
+}
+
+absl::Status JobStore::SweepLocked(absl::Time cutoff, int limit, SweptBlobs& out) {
   Transaction tx(db_.get());
   RETURN_IF_ERROR(tx.Begin());
   ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, input_ref, result_ref FROM jobs WHERE state IN "
@@ -729,10 +829,11 @@ absl::StatusOr<SweptBlobs> JobStore::SweepFinished(absl::Time cutoff, int limit)
     ASSIGN_OR_RETURN(bool row, c.Step());
     if (row && c.Int(0) == 0 && std::find(out.input_refs.begin(), out.input_refs.end(), ref) == out.input_refs.end()) {
       out.input_refs.push_back(ref);
+      ASSIGN_OR_RETURN(auto d, db_->Prepare("DELETE FROM inline_inputs WHERE ref=?"));
+      RETURN_IF_ERROR(d.Bind(1, ref).Run());
     }
   }
-  RETURN_IF_ERROR(tx.Commit());
-  return out;
+  return tx.Commit();
 }
 
 // ---------------------------------------------------------------- webhooks
@@ -770,21 +871,28 @@ absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DueDeliveries(int limit) 
   q.Bind(1, NowUs()).Bind(2, limit);
   std::vector<WebhookDelivery> out;
   RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out.push_back(RowToDelivery(r)); }));
+  // Never announce an event whose commit could still be undone by power loss.
+  RETURN_IF_ERROR(wal_->SyncAll());
   return out;
 }
 
 absl::Status JobStore::RecordDelivery(int64_t id, DeliveryState state, int attempts, absl::Time next_attempt_at,
                                       int last_status, const std::string& last_error) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE webhook_deliveries SET state=?, attempts=?, next_attempt_at=?, "
-                                         "last_status=?, last_error=? WHERE id=?"));
-  return up.Bind(1, DeliveryStateName(state))
-      .Bind(2, attempts)
-      .Bind(3, absl::ToUnixMicros(next_attempt_at))
-      .Bind(4, last_status)
-      .Bind(5, last_error)
-      .Bind(6, id)
-      .Run();
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE webhook_deliveries SET state=?, attempts=?, next_attempt_at=?, "
+                                           "last_status=?, last_error=? WHERE id=?"));
+    RETURN_IF_ERROR(up.Bind(1, DeliveryStateName(state))
+                        .Bind(2, attempts)
+                        .Bind(3, absl::ToUnixMicros(next_attempt_at))
+                        .Bind(4, last_status)
+                        .Bind(5, last_error)
+                        .Bind(6, id)
+                        .Run());
+    ticket = wal_->Committed();
+  }
+  return wal_->SyncThrough(ticket);
 }
 
 absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DeliveriesForJob(const std::string& job_id) {

@@ -1,7 +1,10 @@
 // JobStore: the durable job queue, API-key table and webhook outbox on SQLite
-// (WAL, synchronous=FULL: a committed transition survives power loss). Every
-// state change is one short IMMEDIATE transaction; nothing here runs user
-// code, so a worker never holds a transaction while an operation runs.
+// (WAL). Every state change is one short IMMEDIATE transaction; nothing here
+// runs user code, so a worker never holds a transaction while an operation
+// runs. A method returns once its change is durable (survives power loss):
+// commits only write the WAL under the write lock, then WalSyncer fsyncs it
+// outside the lock, one fsync shared by all concurrent writers. Lease and
+// Heartbeat are the exception: they are not synced (see their comments).
 // Terminal transitions enqueue the job's webhook delivery in the same
 // transaction (outbox), so no event is lost or sent for an uncommitted state.
 // Thread-safe (a write connection and a read connection, each behind a
@@ -15,6 +18,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,10 +27,11 @@
 #include "common/clock.h"
 #include "jobs/job.h"
 #include "jobs/sqlite_db.h"
+#include "jobs/wal_syncer.h"
 
 namespace imagen::jobs {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct ApiKey {
   std::string id;
@@ -50,6 +56,9 @@ struct NewJob {
   std::string webhook_url;
   std::string idempotency_key;
   std::string request_hash;
+  // Non-empty: the input's bytes, stored with the row in the same transaction
+  // (small uploads; see SubmitCommitter). Must stay valid during Create.
+  std::string_view inline_input;
 };
 
 struct CreateResult {
@@ -89,6 +98,7 @@ class JobStore {
  public:
   // Opens or creates the database and migrates it to kSchemaVersion.
   static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path, Clock* clock);
+  ~JobStore();
   // Must be set before the store is shared.
   void SetListener(JobListener listener) { listener_ = std::move(listener); }
   Clock* clock() const { return clock_; }
@@ -110,6 +120,9 @@ class JobStore {
   // repeated Idempotency-Key within the batch returns the first member's job).
   absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> CreateBatch(const std::vector<NewJob>& jobs);
   absl::StatusOr<Job> Get(const std::string& id);
+  // The bytes of an input stored inline (NewJob::inline_input); nullopt when
+  // `ref` is not stored inline (it is a file of the BlobStore).
+  absl::StatusOr<std::optional<std::string>> GetInlineInput(const std::string& ref);
   // Newest first; `key_id` empty = all keys; `before_seq` 0 = from the newest.
   absl::StatusOr<std::vector<Job>> List(const std::string& key_id, std::optional<JobState> state, int limit,
                                         int64_t before_seq);
@@ -123,7 +136,7 @@ class JobStore {
   absl::StatusOr<std::optional<Job>> Lease(const std::string& owner, absl::Duration lease);
   // Extends the lease and records progress. FailedPrecondition when the
   // lease is no longer `owner`'s (expired and taken, or job canceled).
-  // Committed without fsync, like Lease.
+  // Not synced, like Lease.
   absl::Status Heartbeat(const std::string& id, const std::string& owner, absl::Duration lease, double progress);
   absl::Status Complete(const std::string& id, const std::string& owner, const std::string& result_ref,
                         const std::string& result_type);
@@ -144,11 +157,14 @@ class JobStore {
   absl::StatusOr<std::vector<Job>> ListDead(int limit);
   // dead -> queued with a fresh attempt budget.
   absl::StatusOr<Job> Replay(const std::string& id);
-  // Deletes finished jobs older than `cutoff` and their deliveries; returns
-  // the blobs that nothing references any more.
+  // Deletes finished jobs older than `cutoff`, their deliveries and inline
+  // inputs nothing references any more; returns the blobs that nothing
+  // references any more.
   absl::StatusOr<SweptBlobs> SweepFinished(absl::Time cutoff, int limit);
 
   // --- webhook outbox ---
+  // Syncs the WAL before returning, so no event is sent for a commit that
+  // power loss could still undo.
   absl::StatusOr<std::vector<WebhookDelivery>> DueDeliveries(int limit);
   absl::Status RecordDelivery(int64_t id, DeliveryState state, int attempts, absl::Time next_attempt_at,
                               int last_status, const std::string& last_error);
@@ -158,6 +174,8 @@ class JobStore {
  private:
   JobStore(std::unique_ptr<Db> db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
   absl::Status Migrate();
+  absl::Status InsertKeyLocked(const ApiKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SweepLocked(absl::Time cutoff, int limit, SweptBlobs& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Inserts one job (or finds its idempotent twin) inside an open transaction.
   absl::StatusOr<CreateResult> CreateLocked(const NewJob& nj) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t NowUs() const;
@@ -179,6 +197,17 @@ class JobStore {
   std::unique_ptr<Db> rdb_ ABSL_GUARDED_BY(rmu_);
   Clock* clock_;
   JobListener listener_;
+  std::unique_ptr<WalSyncer> wal_;  // set by Open
+
+  // Checkpoints run on their own thread and connection (PASSIVE: writers go
+  // on meanwhile) instead of inside whichever commit crossed the threshold.
+  void CheckpointLoop();
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
+  std::unique_ptr<Db> ckpt_db_;  // used by the checkpoint thread only
+  absl::Mutex ckpt_mu_;
+  int wal_pages_ ABSL_GUARDED_BY(ckpt_mu_) = 0;
+  bool stop_ckpt_ ABSL_GUARDED_BY(ckpt_mu_) = false;
+  std::thread checkpointer_;
 };
 
 // Builds the Standard Webhooks payload for a job's terminal event.

@@ -243,6 +243,30 @@ TEST_F(JobStoreTest, SweepRemovesOldFinishedJobsAndReportsUnreferencedBlobs) {
   EXPECT_EQ(swept->input_refs, std::vector<std::string>{"shared"});
 }
 
+TEST_F(JobStoreTest, InlineInputsLiveWithTheirJobsAndGoWithTheLastOne) {
+  const std::string bytes("small\0image", 11);
+  NewJob nj = Basic();
+  nj.input_ref = "inl";
+  nj.inline_input = bytes;
+  Job a = MustCreate(nj);
+  Job b = MustCreate(nj);  // the same upload again: stored once
+  Reopen();
+  auto got = store_->GetInlineInput("inl");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, bytes);
+  EXPECT_FALSE(store_->GetInlineInput("file_ref")->has_value());
+  ASSERT_TRUE(store_->Cancel(a.id).ok());
+  clock_.Advance(absl::Hours(2));
+  ASSERT_TRUE(store_->SweepFinished(clock_.Now() - absl::Hours(1), 100).ok());
+  EXPECT_TRUE(store_->GetInlineInput("inl")->has_value()) << "job b still needs it";
+  ASSERT_TRUE(store_->Cancel(b.id).ok());
+  clock_.Advance(absl::Hours(2));
+  auto swept = store_->SweepFinished(clock_.Now() - absl::Hours(1), 100);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->input_refs, std::vector<std::string>{"inl"});
+  EXPECT_FALSE(store_->GetInlineInput("inl")->has_value());
+}
+
 TEST_F(JobStoreTest, KeysAreStoredHashed) {
   auto k = CreateApiKey(store_.get(), {.name = "alice", .rate = 3});
   ASSERT_TRUE(k.ok());

@@ -27,6 +27,7 @@ class Stmt {
   Stmt& Bind(int i, std::string_view v);
   Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
   Stmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
+  Stmt& BindBlob(int i, std::string_view v);
   Stmt& BindNull(int i);
   // Binds NULL for an empty string.
   Stmt& BindOrNull(int i, const std::string& v);
@@ -50,6 +51,7 @@ class Stmt {
   int64_t Int(int col) const;
   double Double(int col) const;
   std::string Text(int col) const;
+  std::string Blob(int col) const;
   bool IsNull(int col) const;
   std::optional<int64_t> OptInt(int col) const;
 

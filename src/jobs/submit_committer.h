@@ -1,10 +1,11 @@
 // SubmitCommitter: group commit of job submissions. Submitters queue a new
 // job with its input bytes; one committer thread takes everything queued,
-// makes the new inputs durable in one round of syncs (BlobStore::PutInputs),
-// inserts all the job rows in ONE transaction (one WAL fsync), and only then
-// calls each submitter back, so an OK answer means both the row and its input
-// survive a crash or power loss. A failure of any step fails every member of
-// the group with that error. Thread-safe.
+// makes the large inputs durable as files in one round of concurrent syncs
+// (BlobStore::PutInputs), then inserts all the job rows, and the small inputs
+// inline with them, in ONE transaction (one WAL fsync), and only then calls
+// each submitter back: an OK answer means both the row and its input survive
+// a crash or power loss. A failure of any step fails every member of the
+// group with that error. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,13 @@ using SubmitCallback = std::function<void(absl::StatusOr<CreateResult>)>;
 // non-OK status fails the group there, as if the process had died (tests).
 using CommitStepHook = std::function<absl::Status(std::string_view step)>;
 
+struct SubmitCommitterOptions {
+  int max_group = 256;
+  // Inputs up to this size go into the job database with their row (no file,
+  // no fsync of their own); larger ones become files synced before the commit.
+  size_t max_inline_bytes = 256 * 1024;
+};
+
 struct SubmitCommitterStats {
   int64_t groups = 0;
   int64_t submissions = 0;
@@ -35,7 +43,7 @@ struct SubmitCommitterStats {
 
 class SubmitCommitter {
  public:
-  SubmitCommitter(JobStore* store, BlobStore* blobs, int max_group = 256);
+  SubmitCommitter(JobStore* store, BlobStore* blobs, SubmitCommitterOptions options = {});
   // Commits what is queued, then stops the thread.
   ~SubmitCommitter();
   SubmitCommitter(const SubmitCommitter&) = delete;
@@ -63,7 +71,7 @@ class SubmitCommitter {
 
   JobStore* store_;
   BlobStore* blobs_;
-  const int max_group_;
+  const SubmitCommitterOptions options_;
   CommitStepHook hook_;
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
@@ -75,5 +83,8 @@ class SubmitCommitter {
 // True when a Submit failed because its input could not be stored (the API
 // answers 507), rather than in the job store.
 bool IsInputStorageError(const absl::Status& status);
+
+// The input of a job, wherever the committer put it (inline or a file).
+absl::StatusOr<std::string> ReadJobInput(JobStore* store, BlobStore* blobs, const std::string& ref);
 
 }  // namespace imagen::jobs

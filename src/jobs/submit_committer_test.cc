@@ -114,14 +114,16 @@ TEST_F(SubmitCommitterTest, ManyConcurrentSubmittersAllGetDurableJobsInFewGroups
     auto store = OpenStore();
     BlobStore blobs(Env::Default(), (dir_ / "blobs").string());
     ASSERT_TRUE(blobs.Init().ok());
-    SubmitCommitter committer(store.get(), &blobs);
+    SubmitCommitter committer(store.get(), &blobs, {.max_inline_bytes = 1024});
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < kEach; ++i) {
           int n = t * kEach + i;
           // Every fourth input repeats another one: identical uploads share a blob.
-          inputs[n] = n % 4 == 3 ? inputs[n - 1] : absl::StrCat("image bytes #", n, std::string(100 + n, 'x'));
+          // Odd ones are over the inline limit: half go to files.
+          inputs[n] = n % 4 == 3 ? inputs[n - 1]
+                                 : absl::StrCat("image bytes #", n, std::string(n % 2 == 1 ? 2000 + n : 100 + n, 'x'));
           auto r = committer.SubmitAndWait(Job(), inputs[n]);
           ASSERT_TRUE(r.ok()) << r.status();
           EXPECT_TRUE(r->created);
@@ -143,7 +145,7 @@ TEST_F(SubmitCommitterTest, ManyConcurrentSubmittersAllGetDurableJobsInFewGroups
     auto job = store->Get(ids[n]);
     ASSERT_TRUE(job.ok()) << job.status();
     EXPECT_EQ(job->state, JobState::kQueued);
-    auto bytes = blobs.GetInput(job->input_ref);
+    auto bytes = ReadJobInput(store.get(), &blobs, job->input_ref);
     ASSERT_TRUE(bytes.ok()) << bytes.status();
     EXPECT_EQ(*bytes, inputs[n]);
   }
@@ -206,7 +208,7 @@ TEST_F(SubmitCommitterTest, AFailedInputSyncFailsEveryMemberAndStoresNoJob) {
     auto store = OpenStore();
     BlobStore blobs(&failing, (dir_ / "blobs").string());
     ASSERT_TRUE(blobs.Init().ok());
-    SubmitCommitter committer(store.get(), &blobs);
+    SubmitCommitter committer(store.get(), &blobs, {.max_inline_bytes = 0});
     committer.Submit(Job(), "held back", [](absl::StatusOr<CreateResult> r) { EXPECT_FALSE(r.ok()); });
     failing.in_commit.WaitForNotification();
     std::vector<absl::StatusOr<CreateResult>> results(3);
@@ -281,11 +283,13 @@ TEST_F(SubmitCommitterTest, IdempotencyKeysInsideOneGroup) {
   EXPECT_TRUE(store->Get(r[0]->job.id).ok());
 }
 
-// The process dies at every step of a group (each file call, and between
-// making the inputs durable and committing, and after committing): a job the
+// The process dies at every step of a group (each file call, between making
+// the file inputs durable and committing, and after committing): a job the
 // submitter was told about is always there with its input, and any job row
 // that exists has its whole input.
-TEST_F(SubmitCommitterTest, DyingAtAnyStepNeverLeavesAJobWithoutItsInput) {
+class SubmitCommitterDyingTest : public SubmitCommitterTest, public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(SubmitCommitterDyingTest, DyingAtAnyStepNeverLeavesAJobWithoutItsInput) {
   const std::vector<std::string> inputs = {"first input " + std::string(300, 'a'), "second " + std::string(500, 'b'),
                                            "first input " + std::string(300, 'a')};
   int points = 0;
@@ -299,7 +303,7 @@ TEST_F(SubmitCommitterTest, DyingAtAnyStepNeverLeavesAJobWithoutItsInput) {
       auto store = OpenStore();
       BlobStore blobs(&env, (dir_ / "blobs").string());
       ASSERT_TRUE(blobs.Init().ok());
-      SubmitCommitter committer(store.get(), &blobs);
+      SubmitCommitter committer(store.get(), &blobs, {.max_inline_bytes = GetParam()});
       committer.SetStepHook([&](std::string_view) { return env.Tick(); });
       std::atomic<int> done{0};
       for (size_t i = 0; i < inputs.size(); ++i) {
@@ -324,7 +328,7 @@ TEST_F(SubmitCommitterTest, DyingAtAnyStepNeverLeavesAJobWithoutItsInput) {
     auto all = store->List("", std::nullopt, 100, 0);
     ASSERT_TRUE(all.ok());
     for (const auto& job : *all) {
-      auto bytes = blobs.GetInput(job.input_ref);
+      auto bytes = ReadJobInput(store.get(), &blobs, job.input_ref);
       ASSERT_TRUE(bytes.ok()) << "job " << job.id << " without its input: " << bytes.status();
       EXPECT_EQ(BlobStore::InputRef(*bytes), job.input_ref);
     }
@@ -335,8 +339,12 @@ TEST_F(SubmitCommitterTest, DyingAtAnyStepNeverLeavesAJobWithoutItsInput) {
     }
     ++points;
   }
-  EXPECT_GE(points, 5);
+  // Files: create, append, sync, close, rename (x2), folder syncs, two steps.
+  EXPECT_GE(points, GetParam() == 0 ? 10 : 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(InputsInline, SubmitCommitterDyingTest, ::testing::Values(size_t{1024}));
+INSTANTIATE_TEST_SUITE_P(InputsAsFiles, SubmitCommitterDyingTest, ::testing::Values(size_t{0}));
 
 }  // namespace
 }  // namespace imagen::jobs

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "jobs/submit_committer.h"
 #include "nlohmann/json.hpp"
 
 namespace imagen::worker {
@@ -99,7 +100,7 @@ absl::Status Worker::Process(const jobs::Job& job, JobTiming& timing) {
   auto values = ops::ValidateParams(op->spec().params, given);
   if (!values.ok()) return FailOrRetry(job, values.status(), timing);
 
-  auto input = blobs_->GetInput(job.input_ref);
+  auto input = jobs::ReadJobInput(store_, blobs_, job.input_ref);
   if (!input.ok()) {
     absl::Status e = absl::IsNotFound(input.status())
                          ? absl::DataLossError(absl::StrCat("input blob missing: ", input.status().message()))
