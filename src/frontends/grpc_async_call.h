@@ -3,7 +3,9 @@
 // says when the queue may shut down, and a generic unary call.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -70,12 +72,16 @@ class UnaryCall final : public CqTag {
     RequestFn request;
     Handler handle;
     LiveCalls* live;
+    bool watch_cancel = false;  // keep call->cancelled() up to date
   };
 
   // Requests the next call of `m`, which must outlive its calls.
   static void Arm(const Method* m) { new UnaryCall(m); }
 
   Req* request() { return &request_; }
+  // Becomes true when the client cancels the call (methods with watch_cancel;
+  // null otherwise).
+  std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
   Resp* response() { return &response_; }
   void Reply(const absl::Status& s) {
     if (s.ok()) {
@@ -88,19 +94,37 @@ class UnaryCall final : public CqTag {
   void Proceed(bool ok) override {
     if (ok && !started_) {
       started_ = true;
+      // The done notification only comes for calls that started.
+      if (cancelled_ != nullptr) ++refs_;
       Arm(m_);
       m_->handle(this);
       return;
     }
-    LiveCalls* live = m_->live;
-    delete this;
-    live->Remove();
+    Release();
   }
 
  private:
   explicit UnaryCall(const Method* m) : m_(m), responder_(&ctx_) {
     m_->live->Add();
+    if (m_->watch_cancel) {
+      cancelled_ = std::make_shared<std::atomic<bool>>(false);
+      ctx_.AsyncNotifyWhenDone(&done_op_);
+    }
     m_->request(&ctx_, &request_, &responder_, this);
+  }
+
+  void OnDone(bool) {
+    if (ctx_.IsCancelled()) cancelled_->store(true);
+    Release();
+  }
+
+  // Events arrive on the queue's one thread: the request, then the reply
+  // sent and (watch_cancel) the done notification, in either order.
+  void Release() {
+    if (--refs_ > 0) return;
+    LiveCalls* live = m_->live;
+    delete this;
+    live->Remove();
   }
 
   const Method* m_;
@@ -108,7 +132,10 @@ class UnaryCall final : public CqTag {
   Req request_;
   Resp response_;
   grpc::ServerAsyncResponseWriter<Resp> responder_;
+  OpTag<UnaryCall> done_op_{this, &UnaryCall::OnDone};
+  std::shared_ptr<std::atomic<bool>> cancelled_;
   bool started_ = false;
+  int refs_ = 1;
 };
 
 }  // namespace imagen::frontends

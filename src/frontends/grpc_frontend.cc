@@ -190,12 +190,13 @@ struct GrpcFrontend::Impl {
   void Serve(Svc* service,
              void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
                                    grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-             typename UnaryCall<Req, Resp>::Handler handle) {
+             typename UnaryCall<Req, Resp>::Handler handle, bool watch_cancel = false) {
     using Call = UnaryCall<Req, Resp>;
     grpc::ServerCompletionQueue* q = cq.get();
     auto bound = [service, request, q](grpc::ServerContext* ctx, Req* req, grpc::ServerAsyncResponseWriter<Resp>* w,
                                        void* tag) { (service->*request)(ctx, req, w, q, q, tag); };
-    auto m = std::make_shared<typename Call::Method>(typename Call::Method{bound, std::move(handle), &live});
+    auto m =
+        std::make_shared<typename Call::Method>(typename Call::Method{bound, std::move(handle), &live, watch_cancel});
     Call::Arm(m.get());
     methods.push_back(std::move(m));
   }
@@ -301,11 +302,13 @@ void GrpcFrontend::Impl::ServeAll() {
   Serve(&inference, &S::RequestModelInfer, InferCall::Handler([s](InferCall* call) {
     auto r = FromProto(call->request());
     if (!r.ok()) return call->Reply(r.status());
+    r->cancelled = call->cancelled();
     s->InferAsync(std::move(*r), [call](absl::StatusOr<serving::InferResponse> result) {
       if (result.ok()) ToProto(std::move(*result), call->response());
       call->Reply(result.status());
     });
-  }));
+  }),
+        /*watch_cancel=*/true);
   StreamCall::Arm(&inference, cq.get(), server, &live);
 
   namespace hv = grpc::health::v1;

@@ -169,6 +169,12 @@ void BatchedModel::Infer(InferRequest request, InferCallback done) {
 
 void BatchedModel::Execute(int instance, Batch batch) {
   for (size_t i = 0; i < batch.size(); ++i) stats_.RequestLeftQueue();
+  std::erase_if(batch, [this](std::unique_ptr<QueuedRequest>& r) {
+    if (r->request.cancelled == nullptr || !r->request.cancelled->load()) return false;
+    Fail(*r, absl::CancelledError("Request cancelled"), "CANCELED");
+    return true;
+  });
+  if (batch.empty()) return;
   const bool batching = config_.max_batch_size() > 0;
   int64_t t0 = clock_->NowMicros();
   std::vector<int64_t> sizes;

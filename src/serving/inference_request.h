@@ -3,8 +3,10 @@
 // client all convert to these). Value types.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,9 @@ struct InferRequest {
   std::vector<std::string> outputs;  // empty: every output of the model
   uint64_t priority = 0;             // 0: the model's default priority level
   uint64_t timeout_us = 0;           // 0: the queue policy's default timeout
+  // Set by the frontend when the client gives up; a request still queued
+  // then fails "Request cancelled" (reason CANCELED) instead of running.
+  std::shared_ptr<const std::atomic<bool>> cancelled;
 };
 
 struct InferResponse {

@@ -450,6 +450,50 @@ TEST_F(TransportTest, GrpcHealthCheck) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
+inference::ModelInferRequest SlowRequest() {
+  inference::ModelInferRequest req;
+  req.set_model_name("slow");  // 300 ms per execution
+  auto* in = req.add_inputs();
+  in->set_name("INPUT0");
+  in->set_datatype("FP32");
+  in->add_shape(1);
+  in->add_shape(1);
+  req.add_raw_input_contents(std::string(4, '\0'));
+  return req;
+}
+
+TEST_F(TransportTest, GrpcCancelledQueuedRequestFailsAsCanceledWithoutRunning) {
+  Servers own(1 << 20);
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(own.grpc_port()), grpc::InsecureChannelCredentials()));
+  grpc::Status first, second;
+  grpc::ClientContext second_ctx;
+  std::thread a([&] {
+    grpc::ClientContext ctx;
+    inference::ModelInferResponse resp;
+    first = stub->ModelInfer(&ctx, SlowRequest(), &resp);
+  });
+  absl::SleepFor(absl::Milliseconds(50));  // the first one runs, the second queues
+  std::thread b([&] {
+    inference::ModelInferResponse resp;
+    second = stub->ModelInfer(&second_ctx, SlowRequest(), &resp);
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  second_ctx.TryCancel();
+  a.join();
+  b.join();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::CANCELLED);
+  const std::string canceled = "nv_inference_request_failure{model=\"slow\",version=\"1\",reason=\"CANCELED\"} 1";
+  std::string metrics;
+  for (int i = 0; i < 100 && metrics.find(canceled) == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    metrics = HttpCall(own.metrics_port(), "GET", "/metrics", "").body;
+  }
+  EXPECT_THAT(metrics, HasSubstr(canceled));
+  EXPECT_THAT(metrics, HasSubstr("nv_inference_exec_count{model=\"slow\",version=\"1\"} 1"));
+}
+
 TEST_F(TransportTest, GrpcStopLetsAnInFlightInferenceFinish) {
   auto own = std::make_unique<Servers>(1 << 20);
   auto stub = inference::GRPCInferenceService::NewStub(
@@ -458,15 +502,7 @@ TEST_F(TransportTest, GrpcStopLetsAnInFlightInferenceFinish) {
   inference::ModelInferResponse resp;
   std::thread client([&] {
     grpc::ClientContext ctx;
-    inference::ModelInferRequest req;
-    req.set_model_name("slow");  // 300 ms per execution
-    auto* in = req.add_inputs();
-    in->set_name("INPUT0");
-    in->set_datatype("FP32");
-    in->add_shape(1);
-    in->add_shape(1);
-    req.add_raw_input_contents(std::string(4, '\0'));
-    status = stub->ModelInfer(&ctx, req, &resp);
+    status = stub->ModelInfer(&ctx, SlowRequest(), &resp);
   });
   absl::SleepFor(absl::Milliseconds(100));
   own.reset();  // stops the gRPC frontend with 1 s of grace
