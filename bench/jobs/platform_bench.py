@@ -3,15 +3,16 @@
 
 1. Submissions/s: CLIENTS keep-alive connections submit as fast as they can.
 2. Submit latency at a fixed offered rate (default 200/s, open loop, paced),
-   after the queue left by (1) drained. Each paced client is its own process
-   (no shared GIL inflating the client figures), and the server's own time per
-   submission (handler + response write, from its request log) is reported
-   next to the client's.
+   after the queue left by (1) drained and the disk settled (--settle). Each
+   paced client is its own process (no shared GIL inflating the client
+   figures), and the server's own time per submission (handler + response
+   write, from its request log) is reported next to the client's.
 3. End-to-end overhead: jobs with delay_ms=D submitted one at a time; the
    server's finished_at - created_at minus D (queue + lease + blob I/O +
    store transitions), and the client's submit -> result-available time minus D.
 
 usage: platform_bench.py path/to/imagen [--rate 200] [--seconds 10] [--clients 8] [--workers 2]
+                         [--data-root DIR] [--settle S] [--keep-log]
 Prints figures, asserts nothing."""
 import argparse, datetime, http.client, json, multiprocessing, os, re, shutil, signal, statistics, struct
 import subprocess, tempfile, threading, time, zlib
@@ -113,6 +114,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--e2e-jobs", type=int, default=30)
     ap.add_argument("--delay-ms", type=int, default=100)
+    ap.add_argument("--settle", type=float, default=3, help="seconds of quiet between the drain and the paced run")
     ap.add_argument("--keep-log", action="store_true", help="keep the server's log (its path is printed)")
     ap.add_argument("--data-root", default=None,
                     help="folder for the data dir (e.g. /dev/shm to take the disk's fsync out of the figures)")
@@ -175,6 +177,9 @@ def main():
         t0 = time.time()
         drain(c)
         print("queue left by the saturation run drained in %.1f s" % (time.time() - t0))
+        # ... and the store's background checkpoint folded the WAL those
+        # ~10^4 jobs left into the database (a few seconds of disk writes).
+        time.sleep(a.settle)
 
         # 2. Paced open loop at a.rate, one process per client.
         total = int(a.rate * a.seconds)

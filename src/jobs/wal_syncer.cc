@@ -39,32 +39,30 @@ absl::Status WalSyncer::SyncAll() {
 
 absl::Status WalSyncer::SyncThrough(uint64_t ticket) {
   absl::MutexLock lock(&mu_);
-  for (;;) {
-    if (!failed_.ok()) return failed_;
-    if (synced_ >= ticket) return absl::OkStatus();
-    if (syncing_) {
-      // A sync is under way; it may not cover `ticket` (started earlier).
-      auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; };
-      mu_.Await(absl::Condition(&idle));
-      continue;
-    }
-    // Lead a sync for every commit made so far.
-    syncing_ = true;
-    uint64_t target = committed_;
-    mu_.Unlock();
-    int rc = ::fdatasync(fd_);
-    int err = errno;
-    mu_.Lock();
-    syncing_ = false;
-    ++syncs_;
-    if (rc != 0) {
-      absl::Status s = ErrnoToStatus(path_, err);
-      failed_ = absl::Status(s.code(), absl::StrCat("fdatasync of the job database's WAL failed (", s.message(),
-                                                    "); durable writes are refused until the server restarts"));
-    } else if (target > synced_) {
-      synced_ = target;
-    }
+  if (failed_.ok() && synced_ < ticket && started_ >= ticket) {
+    // A sync under way already covers `ticket` (targets grow with start order).
+    auto done = [this, ticket]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !failed_.ok() || synced_ >= ticket; };
+    mu_.Await(absl::Condition(&done));
   }
+  if (!failed_.ok()) return failed_;
+  if (synced_ >= ticket) return absl::OkStatus();
+  // None covers it: lead a sync of every commit made so far, alongside any
+  // older one still running (waiting for that first would double the wait).
+  uint64_t target = committed_;
+  started_ = target;
+  mu_.Unlock();
+  int rc = ::fdatasync(fd_);
+  int err = errno;
+  mu_.Lock();
+  ++syncs_;
+  if (rc != 0) {
+    absl::Status s = ErrnoToStatus(path_, err);
+    failed_ = absl::Status(s.code(), absl::StrCat("fdatasync of the job database's WAL failed (", s.message(),
+                                                  "); durable writes are refused until the server restarts"));
+    return failed_;
+  }
+  if (target > synced_) synced_ = target;
+  return absl::OkStatus();
 }
 
 }  // namespace imagen::jobs

@@ -4,6 +4,8 @@
 // SyncThrough with its commit's ticket, outside that lock. One fdatasync of
 // the WAL file covers every commit made before it started, so concurrent
 // writers share syncs and none holds the write lock while the disk flushes.
+// A writer whose commit came after the running sync began starts the next
+// one at once rather than waiting for the running one to end.
 // The first failed sync is sticky: every later SyncThrough fails (after a
 // failed fsync the kernel may have dropped the dirty pages; only a restart,
 // which re-reads the WAL from disk, knows what is durable). Thread-safe.
@@ -45,7 +47,7 @@ class WalSyncer {
   mutable absl::Mutex mu_;
   uint64_t committed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;
-  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t started_ ABSL_GUARDED_BY(mu_) = 0;  // target of the latest sync begun
   int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
 };
