@@ -1,7 +1,11 @@
 // Reference quantisation ops: DynamicQuantizeLinear (uint8, round half to
 // even, as ONNX specifies), QuantizeLinear / DequantizeLinear (per-tensor and
 // per-axis).
+#include <immintrin.h>
+
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common/status_macros.h"
 #include "engine/ref_util.h"
@@ -96,6 +100,40 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeQuantize(const KernelInit& init, boo
 // to DynamicQuantizeLinear's uint8 grid and mapped back to float,
 // (q - zp) * scale. Elementwise with a global min/max, so it runs on any
 // layout (a blocked layout's zero padding is a value the grid always holds).
+// Min and max of x[0..n) together with 0, and the grid mapping of a range
+// [lo, hi): AVX2 versions of the loops in DynamicFakeQuantizeKernel (same
+// division and round-half-even, so the same values), a portable fallback.
+__attribute__((target("avx2"))) void MinMaxAvx2(const float* x, int64_t n, float* mn, float* mx) {
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    lo = _mm256_min_ps(lo, v);
+    hi = _mm256_max_ps(hi, v);
+  }
+  alignas(32) float l[8], h[8];
+  _mm256_store_ps(l, lo);
+  _mm256_store_ps(h, hi);
+  for (int k = 0; k < 8; ++k) *mn = std::min(*mn, l[k]), *mx = std::max(*mx, h[k]);
+  for (; i < n; ++i) *mn = std::min(*mn, x[i]), *mx = std::max(*mx, x[i]);
+}
+
+__attribute__((target("avx2"))) void QuantizeAvx2(const float* x, int64_t n, float scale, float zp, bool to_float,
+                                                  float* y) {
+  const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps(zp), top = _mm256_set1_ps(255.f);
+  const __m256 out_scale = _mm256_set1_ps(to_float ? 1.f : scale), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 q = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    q = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(q, z), zero), top);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_sub_ps(q, z), out_scale));
+  }
+  for (; i < n; ++i) {
+    const float q = std::clamp(RoundHalfEven(x[i] / scale) + zp, 0.f, 255.f) - zp;
+    y[i] = to_float ? q : q * scale;
+  }
+}
+
 class DynamicFakeQuantizeKernel : public Kernel {
  public:
   // to_float: DynamicQuantizeToFloat instead — outputs (q - zp) as float and
@@ -108,11 +146,20 @@ class DynamicFakeQuantizeKernel : public Kernel {
     const Tensor& xt = in[0];
     const float* x = xt.data<float>();
     const int64_t n = static_cast<int64_t>(xt.bytes() / sizeof(float));
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    const int64_t parts = n > 65536 ? std::max(ctx.threads(), 1) : 1, per = (n + parts - 1) / parts;
     float mn = 0.f, mx = 0.f;
-#pragma omp parallel for num_threads(ctx.threads()) reduction(min : mn) reduction(max : mx) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) {
-      mn = std::min(mn, x[i]);
-      mx = std::max(mx, x[i]);
+    if (avx2) {
+      std::vector<float> lo(static_cast<size_t>(parts), 0.f), hi(static_cast<size_t>(parts), 0.f);
+#pragma omp parallel for num_threads(parts)
+      for (int64_t k = 0; k < parts; ++k) {
+        const int64_t b = std::min(n, k * per), e = std::min(n, b + per);
+        MinMaxAvx2(x + b, e - b, &lo[static_cast<size_t>(k)], &hi[static_cast<size_t>(k)]);
+      }
+      for (int64_t k = 0; k < parts; ++k)
+        mn = std::min(mn, lo[static_cast<size_t>(k)]), mx = std::max(mx, hi[static_cast<size_t>(k)]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) mn = std::min(mn, x[i]), mx = std::max(mx, x[i]);
     }
     const float scale = (mx - mn) / 255.f;
     const float zp = scale == 0.f ? 0.f : std::clamp(RoundHalfEven(-mn / scale), 0.f, 255.f);
@@ -122,8 +169,13 @@ class DynamicFakeQuantizeKernel : public Kernel {
     float* yp = y.data<float>();
     if (scale == 0.f) {
       std::fill(yp, yp + n, 0.f);
+    } else if (avx2) {
+#pragma omp parallel for num_threads(parts)
+      for (int64_t k = 0; k < parts; ++k) {
+        const int64_t b = std::min(n, k * per), e = std::min(n, b + per);
+        QuantizeAvx2(x + b, e - b, scale, zp, to_float_, yp + b);
+      }
     } else {
-#pragma omp parallel for num_threads(ctx.threads()) if (n > 65536)
       for (int64_t i = 0; i < n; ++i) {
         const float q = std::clamp(RoundHalfEven(x[i] / scale) + zp, 0.f, 255.f) - zp;
         yp[i] = to_float_ ? q : q * scale;
