@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <list>
@@ -157,6 +158,20 @@ struct Server::Impl {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Lingering close: read and drop what the client is still sending (e.g.
+    // the rest of an oversized body after the 413), bounded in time and
+    // bytes; closing with unread data would reset the connection and the
+    // client could lose the response.
+    if (!stopping.load()) {
+      std::array<char, 16384> sink;
+      size_t drained = 0;
+      stream.expires_after(std::chrono::milliseconds(500));
+      while (drained < (64u << 20)) {
+        auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+        if (rec) break;
+        drained += rn;
+      }
+    }
     stream.close();
     absl::MutexLock lock(&mu);
     conns.erase(self);
