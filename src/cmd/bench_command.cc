@@ -21,6 +21,7 @@
 #include "cmd/commands.h"
 #include "common/string_view.h"
 #include "fmt/core.h"
+#include "frontends/grpc_busy_poll.h"
 #include "frontends/grpc_convert.h"
 #include "frontends/kserve_json.h"
 #include "grpc_service.grpc.pb.h"
@@ -76,7 +77,9 @@ class GrpcConnection final : public Connection {
     call->Finish(&resp, &s, this);
     void* tag;
     bool ok;
-    if (!cq_.Next(&tag, &ok) || !ok) return absl::UnavailableError("completion queue shut down");
+    if (!frontends::NextWithBusyPoll(cq_, &tag, &ok, 200) || !ok) {
+      return absl::UnavailableError("completion queue shut down");
+    }
     return s.ok() ? absl::OkStatus() : absl::UnavailableError(s.error_message());
   }
 

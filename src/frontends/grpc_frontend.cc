@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/version.h"
 #include "frontends/grpc_async_call.h"
+#include "frontends/grpc_busy_poll.h"
 #include "frontends/grpc_convert.h"
 #include "frontends/status_map.h"
 #include "grpc_service.grpc.pb.h"
@@ -16,6 +17,9 @@
 
 namespace imagen::frontends {
 namespace {
+
+// How long the queue thread polls before it sleeps (grpc_busy_poll.h).
+constexpr int kBusyPollUs = 100;
 
 using InferenceService = inference::GRPCInferenceService::AsyncService;
 using HealthService = grpc::health::v1::Health::AsyncService;
@@ -356,7 +360,7 @@ absl::Status GrpcFrontend::Start() {
   impl_->cq_thread = std::thread([cq = impl_->cq.get()] {
     void* tag;
     bool ok;
-    while (cq->Next(&tag, &ok)) static_cast<CqTag*>(tag)->Proceed(ok);
+    while (NextWithBusyPoll(*cq, &tag, &ok, kBusyPollUs)) static_cast<CqTag*>(tag)->Proceed(ok);
   });
   return absl::OkStatus();
 }
