@@ -232,10 +232,11 @@ class DnnlConvKernel : public Kernel {
     }
     s.wait();
     Tensor dst_t = dnnl_util::NewTensor(dst_desc, out_shape, ctx);
-    std::shared_ptr<void> scratch = ctx.Scratch(wino_->ScratchBytes(n, oh, ow, ctx.threads()));
+    const size_t scratch_bytes = wino_->ScratchBytes(n, oh, ow, ctx.threads());
+    std::shared_ptr<void> scratch = ctx.Scratch(scratch_bytes);
     wino_->Run(static_cast<const float*>(src.get_data_handle()), n, ih, iw, p_.pads[0], p_.pads[1],
                static_cast<float*>(dst_t.raw()), oh, ow, ops, ctx.threads(), static_cast<float*>(scratch.get()));
-    ctx.Recycle(std::move(scratch), wino_->ScratchBytes(n, oh, ow, ctx.threads()));
+    ctx.Recycle(std::move(scratch), scratch_bytes);
     ctx.Release(std::move(src_keep));
     for (Tensor& t : keep) ctx.Release(std::move(t));
     out[0] = std::move(dst_t);

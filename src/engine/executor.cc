@@ -25,7 +25,8 @@ absl::StatusOr<std::shared_ptr<const CompiledModel>> CompiledModel::Compile(Grap
   RETURN_IF_ERROR(graph.TopoSort());
   RETURN_IF_ERROR(ComputeHalfInFloat(graph));  // fp16 activations run in fp32 (passes_precision.h)
   if (options.fold_constants) RETURN_IF_ERROR(FoldConstants(graph));
-  RETURN_IF_ERROR(DequantizeConvInteger(graph, options.precision == Precision::kExact));  // int8 ConvInteger chains → fp32 Conv (passes_dequant.h)
+  RETURN_IF_ERROR(DequantizeConvInteger(
+      graph, options.precision == Precision::kExact));  // int8 ConvInteger chains → fp32 Conv (passes_dequant.h)
   graph.RemoveDeadNodes();
   if (std::find(options.backends.begin(), options.backends.end(), Backend::kDnnl) != options.backends.end()) {
     RETURN_IF_ERROR(FuseConvPostOps(graph));  // oneDNN post-ops (passes_fusion.h)

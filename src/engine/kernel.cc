@@ -23,7 +23,6 @@ RunContext::RunContext(int threads, MemoryPlanner* planner) : threads_(threads),
   plan_ = planner_->plan();
   if (plan_ == nullptr) return;
   arena_ = planner_->TakeArena(*plan_);
-  replaying_ = true;
 }
 
 RunContext::~RunContext() {
@@ -51,13 +50,12 @@ std::shared_ptr<void> RunContext::Take(size_t bytes) {
 }
 
 std::shared_ptr<void> RunContext::TakeFromPlanOrPool(size_t bytes) {
-  if (replaying_) {
+  if (plan_ != nullptr && !diverged_) {
     const size_t k = trace_.size();
     if (k < plan_->bytes.size() && plan_->bytes[k] == bytes) {
       return std::shared_ptr<void>(arena_, arena_.get() + plan_->offsets[k]);
     }
-    replaying_ = false;  // a request the plan did not foresee: re-plan after this run
-    diverged_ = true;
+    diverged_ = true;  // a request the plan did not foresee: re-plan after this run
   }
   // Best fit among pooled blocks that are large enough but not wastefully so.
   size_t best = free_.size();
@@ -73,10 +71,7 @@ std::shared_ptr<void> RunContext::TakeFromPlanOrPool(size_t bytes) {
     free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
     return b;
   }
-  const size_t rounded = ((bytes == 0 ? 1 : bytes) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (p == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return AlignedAlloc(bytes);
 }
 
 Tensor RunContext::Allocate(DataType type, const Shape& shape) {

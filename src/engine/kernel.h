@@ -81,8 +81,7 @@ class RunContext {
   MemoryPlanner* planner_;
   std::shared_ptr<const MemoryPlan> plan_;
   std::shared_ptr<char> arena_;
-  bool replaying_ = false;
-  bool diverged_ = false;
+  bool diverged_ = false;  // a request left the plan: the rest come from the pool
   size_t events_ = 0;
   std::vector<BufferLifetime> trace_;
   std::unordered_map<const void*, size_t> request_of_;  // buffer → its latest request

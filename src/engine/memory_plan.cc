@@ -1,10 +1,10 @@
 #include "engine/memory_plan.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <numeric>
+
+#include "engine/tensor.h"
 
 namespace imagen::engine {
 
@@ -59,10 +59,7 @@ void MemoryPlanner::SetPlan(std::shared_ptr<const MemoryPlan> plan) {
 }
 
 std::shared_ptr<char> MemoryPlanner::NewArena(const MemoryPlan& plan) {
-  const size_t rounded = (std::max<size_t>(plan.arena_bytes, 1) + 63) / 64 * 64;
-  char* p = static_cast<char*>(std::aligned_alloc(64, rounded));
-  if (p == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<char>(p, [](char* q) { std::free(q); });
+  return std::static_pointer_cast<char>(AlignedAlloc(plan.arena_bytes));
 }
 
 std::shared_ptr<char> MemoryPlanner::TakeArena(const MemoryPlan& plan) {

@@ -150,17 +150,18 @@ absl::Status DequantizeConvInteger(Graph& g, bool exact, int* rewritten) {
     conv.outputs = {out};
     ++count;
   }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
-  for (Node& n : added) kept.push_back(std::move(n));
+  // Exact mode: the quantizers become DynamicQuantizeToFloat only now, since
+  // the matching above reads them as DynamicQuantizeLinear.
   for (const auto& [i, xqf] : as_float) {
-    Node& dq =
-        kept[i - static_cast<size_t>(std::count(dead.begin(), dead.begin() + static_cast<std::ptrdiff_t>(i), true))];
+    Node& dq = g.nodes[i];
     dq.op_type = "DynamicQuantizeToFloat";
     dq.domain = "imagen";
     dq.outputs = {xqf, dq.outputs[1]};
   }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  for (Node& n : added) kept.push_back(std::move(n));
   g.nodes = std::move(kept);
   if (rewritten) *rewritten = count;
   RETURN_IF_ERROR(g.TopoSort());

@@ -15,6 +15,22 @@ namespace {
 
 float RoundHalfEven(float v) { return std::nearbyint(v); }  // default FE_TONEAREST
 
+// DynamicQuantizeLinear's uint8 grid for values in [mn, mx] (mn <= 0 <= mx).
+struct Grid {
+  float scale;
+  float zp;
+};
+
+Grid GridOf(float mn, float mx) {
+  const float scale = (mx - mn) / 255.f;
+  return Grid{scale, scale == 0.f ? 0.f : std::clamp(RoundHalfEven(-mn / scale), 0.f, 255.f)};
+}
+
+// The grid point of v, in [0, 255].
+float OnGrid(float v, const Grid& g) {
+  return std::clamp(g.scale == 0.f ? g.zp : RoundHalfEven(v / g.scale) + g.zp, 0.f, 255.f);
+}
+
 absl::Status DynamicQuantize(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) {
   RETURN_IF_ERROR(NeedInputs(in, 1));
   RETURN_IF_ERROR(NeedFloat(in[0], "x"));
@@ -25,22 +41,18 @@ absl::Status DynamicQuantize(std::span<const Tensor> in, std::span<Tensor> out, 
     mn = std::min(mn, x[i]);
     mx = std::max(mx, x[i]);
   }
-  const float scale = (mx - mn) / 255.f;
-  const float zp = scale == 0.f ? 0.f : std::clamp(RoundHalfEven(-mn / scale), 0.f, 255.f);
+  const Grid g = GridOf(mn, mx);
   out[0] = ctx.Allocate(DataType::kUInt8, in[0].shape());
   uint8_t* y = out[0].data<uint8_t>();
 #pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const float q = scale == 0.f ? zp : RoundHalfEven(x[i] / scale) + zp;
-    y[i] = static_cast<uint8_t>(std::clamp(q, 0.f, 255.f));
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<uint8_t>(OnGrid(x[i], g));
   if (out.size() > 1) {
     out[1] = ctx.Allocate(DataType::kFloat32, {});
-    out[1].data<float>()[0] = scale;
+    out[1].data<float>()[0] = g.scale;
   }
   if (out.size() > 2) {
     out[2] = ctx.Allocate(DataType::kUInt8, {});
-    out[2].data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+    out[2].data<uint8_t>()[0] = static_cast<uint8_t>(g.zp);
   }
   return absl::OkStatus();
 }
@@ -96,15 +108,23 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeQuantize(const KernelInit& init, boo
   });
 }
 
-// DynamicFakeQuantize (domain imagen, written by passes_dequant): x rounded
-// to DynamicQuantizeLinear's uint8 grid and mapped back to float,
-// (q - zp) * scale. Elementwise with a global min/max, so it runs on any
-// layout (a blocked layout's zero padding is a value the grid always holds).
-// Min and max of x[0..n) together with 0, and the grid mapping of a range
-// [lo, hi): AVX2 versions of the loops in DynamicFakeQuantizeKernel (same
-// division and round-half-even, so the same values), a portable fallback.
+// Min and max of x[0..n) folded into *mn and *mx.
+void MinMaxScalar(const float* x, int64_t n, float* mn, float* mx) {
+  for (int64_t i = 0; i < n; ++i) *mn = std::min(*mn, x[i]), *mx = std::max(*mx, x[i]);
+}
+
+// y = (grid point of x - zp), times the scale unless to_float.
+void ToGridScalar(const float* x, int64_t n, const Grid& g, bool to_float, float* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float q = OnGrid(x[i], g) - g.zp;
+    y[i] = to_float ? q : q * g.scale;
+  }
+}
+
+// AVX2 versions of the two (same division, round-half-even and clamp, so the
+// same values); the tails go through the scalar ones.
 __attribute__((target("avx2"))) void MinMaxAvx2(const float* x, int64_t n, float* mn, float* mx) {
-  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  __m256 lo = _mm256_set1_ps(*mn), hi = _mm256_set1_ps(*mx);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
@@ -114,30 +134,32 @@ __attribute__((target("avx2"))) void MinMaxAvx2(const float* x, int64_t n, float
   alignas(32) float l[8], h[8];
   _mm256_store_ps(l, lo);
   _mm256_store_ps(h, hi);
-  for (int k = 0; k < 8; ++k) *mn = std::min(*mn, l[k]), *mx = std::max(*mx, h[k]);
-  for (; i < n; ++i) *mn = std::min(*mn, x[i]), *mx = std::max(*mx, x[i]);
+  MinMaxScalar(l, 8, mn, mx);
+  MinMaxScalar(h, 8, mn, mx);
+  MinMaxScalar(x + i, n - i, mn, mx);
 }
 
-__attribute__((target("avx2"))) void QuantizeAvx2(const float* x, int64_t n, float scale, float zp, bool to_float,
-                                                  float* y) {
-  const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps(zp), top = _mm256_set1_ps(255.f);
-  const __m256 out_scale = _mm256_set1_ps(to_float ? 1.f : scale), zero = _mm256_setzero_ps();
+__attribute__((target("avx2"))) void ToGridAvx2(const float* x, int64_t n, const Grid& g, bool to_float, float* y) {
+  if (g.scale == 0.f) return ToGridScalar(x, n, g, to_float, y);  // all zeros: no division by 0
+  const __m256 s = _mm256_set1_ps(g.scale), z = _mm256_set1_ps(g.zp), top = _mm256_set1_ps(255.f);
+  const __m256 out_scale = _mm256_set1_ps(to_float ? 1.f : g.scale), zero = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 q = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(q, z), zero), top);
     _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_sub_ps(q, z), out_scale));
   }
-  for (; i < n; ++i) {
-    const float q = std::clamp(RoundHalfEven(x[i] / scale) + zp, 0.f, 255.f) - zp;
-    y[i] = to_float ? q : q * scale;
-  }
+  ToGridScalar(x + i, n - i, g, to_float, y + i);
 }
 
+// DynamicFakeQuantize (domain imagen, written by passes_dequant): x rounded
+// to DynamicQuantizeLinear's uint8 grid and mapped back to float,
+// (q - zp) * scale. Elementwise with a global min/max, so it runs on any
+// layout (a blocked layout's zero padding is a value the grid always holds).
+// With to_float it is DynamicQuantizeToFloat: outputs (q - zp) as float and
+// the scale, onnxruntime's integers for an fp32 convolution.
 class DynamicFakeQuantizeKernel : public Kernel {
  public:
-  // to_float: DynamicQuantizeToFloat instead — outputs (q - zp) as float and
-  // the scale, onnxruntime's integers for an fp32 convolution.
   explicit DynamicFakeQuantizeKernel(bool to_float) : to_float_(to_float) {}
   bool AcceptsOpaqueLayout() const override { return true; }
   absl::Status Forward(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) const override {
@@ -148,43 +170,29 @@ class DynamicFakeQuantizeKernel : public Kernel {
     const int64_t n = static_cast<int64_t>(xt.bytes() / sizeof(float));
     static const bool avx2 = __builtin_cpu_supports("avx2");
     const int64_t parts = n > 65536 ? std::max(ctx.threads(), 1) : 1, per = (n + parts - 1) / parts;
-    float mn = 0.f, mx = 0.f;
-    if (avx2) {
-      std::vector<float> lo(static_cast<size_t>(parts), 0.f), hi(static_cast<size_t>(parts), 0.f);
+    std::vector<float> lo(static_cast<size_t>(parts), 0.f), hi(static_cast<size_t>(parts), 0.f);
 #pragma omp parallel for num_threads(parts)
-      for (int64_t k = 0; k < parts; ++k) {
-        const int64_t b = std::min(n, k * per), e = std::min(n, b + per);
-        MinMaxAvx2(x + b, e - b, &lo[static_cast<size_t>(k)], &hi[static_cast<size_t>(k)]);
-      }
-      for (int64_t k = 0; k < parts; ++k)
-        mn = std::min(mn, lo[static_cast<size_t>(k)]), mx = std::max(mx, hi[static_cast<size_t>(k)]);
-    } else {
-      for (int64_t i = 0; i < n; ++i) mn = std::min(mn, x[i]), mx = std::max(mx, x[i]);
+    for (int64_t k = 0; k < parts; ++k) {
+      const int64_t b = std::min(n, k * per), e = std::min(n, b + per);
+      (avx2 ? MinMaxAvx2 : MinMaxScalar)(x + b, e - b, &lo[static_cast<size_t>(k)], &hi[static_cast<size_t>(k)]);
     }
-    const float scale = (mx - mn) / 255.f;
-    const float zp = scale == 0.f ? 0.f : std::clamp(RoundHalfEven(-mn / scale), 0.f, 255.f);
+    float mn = 0.f, mx = 0.f;
+    MinMaxScalar(lo.data(), parts, &mn, &mx);
+    MinMaxScalar(hi.data(), parts, &mn, &mx);
+    const Grid g = GridOf(mn, mx);
     Tensor y = xt.is_plain() ? ctx.Allocate(DataType::kFloat32, xt.shape())
                              : Tensor::WithLayout(DataType::kFloat32, xt.shape(), xt.bytes(), ctx.Scratch(xt.bytes()),
                                                   xt.layout());
     float* yp = y.data<float>();
-    if (scale == 0.f) {
-      std::fill(yp, yp + n, 0.f);
-    } else if (avx2) {
 #pragma omp parallel for num_threads(parts)
-      for (int64_t k = 0; k < parts; ++k) {
-        const int64_t b = std::min(n, k * per), e = std::min(n, b + per);
-        QuantizeAvx2(x + b, e - b, scale, zp, to_float_, yp + b);
-      }
-    } else {
-      for (int64_t i = 0; i < n; ++i) {
-        const float q = std::clamp(RoundHalfEven(x[i] / scale) + zp, 0.f, 255.f) - zp;
-        yp[i] = to_float_ ? q : q * scale;
-      }
+    for (int64_t k = 0; k < parts; ++k) {
+      const int64_t b = std::min(n, k * per), e = std::min(n, b + per);
+      (avx2 ? ToGridAvx2 : ToGridScalar)(x + b, e - b, g, to_float_, yp + b);
     }
     out[0] = std::move(y);
     if (to_float_ && out.size() > 1) {
       out[1] = ctx.Allocate(DataType::kFloat32, {});
-      out[1].data<float>()[0] = scale;
+      out[1].data<float>()[0] = g.scale;
     }
     return absl::OkStatus();
   }

@@ -8,16 +8,12 @@
 #include "common/string_view.h"
 
 namespace imagen::engine {
-namespace {
-
 std::shared_ptr<void> AlignedAlloc(size_t bytes) {
   const size_t rounded = ((bytes == 0 ? 1 : bytes) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) throw std::bad_alloc();
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
-
-}  // namespace
 
 size_t DataTypeSize(DataType type) {
   switch (type) {
@@ -122,14 +118,7 @@ Tensor Tensor::Wrap(DataType type, Shape shape, void* data, std::shared_ptr<void
 
 Tensor Tensor::WithLayout(DataType type, Shape logical_shape, size_t bytes,
                           std::shared_ptr<const OpaqueLayout> layout) {
-  Tensor t;
-  t.dtype_ = type;
-  t.shape_ = std::move(logical_shape);
-  t.bytes_ = bytes;
-  t.buffer_ = AlignedAlloc(bytes);
-  t.data_ = t.buffer_.get();
-  t.layout_ = std::move(layout);
-  return t;
+  return WithLayout(type, std::move(logical_shape), bytes, AlignedAlloc(bytes), std::move(layout));
 }
 
 Tensor Tensor::WithLayout(DataType type, Shape logical_shape, size_t bytes, std::shared_ptr<void> buffer,

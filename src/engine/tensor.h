@@ -111,6 +111,10 @@ class Tensor {
   std::shared_ptr<const OpaqueLayout> layout_;
 };
 
+// A 64-byte aligned buffer of at least `bytes` bytes (unspecified contents);
+// throws std::bad_alloc when memory runs out.
+std::shared_ptr<void> AlignedAlloc(size_t bytes);
+
 // Returns the tensor unchanged if plain, else its plain conversion.
 absl::StatusOr<Tensor> ToPlain(const Tensor& t);
 

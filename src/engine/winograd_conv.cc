@@ -196,10 +196,7 @@ int64_t WinogradConv::TilesPerChunk(int64_t total_tiles, int threads) const {
   // About 256 KB of transformed input per Winograd position and chunk (the
   // GEMM streams it once per 16 output channels), and at least two chunks per
   // thread so that a thread that is descheduled does not hold up the others.
-  static const int64_t kb = getenv("WKB") ? atoi(getenv("WKB")) : 0;
-  const int64_t cap =
-      kb ? std::clamp<int64_t>((kb * 1024 / (144 * (ic_ + oc16_))) / kGroup * kGroup, kGroup, 400 * kGroup)
-         : std::clamp<int64_t>((65536 / ic_) / kGroup * kGroup, 4 * kGroup, 40 * kGroup);
+  const int64_t cap = std::clamp<int64_t>((65536 / ic_) / kGroup * kGroup, 4 * kGroup, 40 * kGroup);
   const int64_t want_chunks = std::max<int64_t>((total_tiles + cap - 1) / cap, 2 * std::max(threads, 1));
   const int64_t per = (total_tiles + want_chunks - 1) / want_chunks;
   return std::max<int64_t>(kGroup, (per + kGroup - 1) / kGroup * kGroup);
