@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/env.h"
+#include "common/error_kinds.h"
 
 namespace imagen {
 
@@ -25,7 +26,7 @@ absl::Status ErrnoToStatus(const std::string& context, int err) {
       return absl::PermissionDeniedError(msg);
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(msg);
+      return DiskFullError(msg);
     case EINVAL:
     case ENAMETOOLONG:
     case ENOTDIR:

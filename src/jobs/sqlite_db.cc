@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/error_kinds.h"
 #include "common/string_view.h"
 
 namespace imagen::jobs {
@@ -11,7 +12,7 @@ namespace {
 absl::Status SqlError(sqlite3* db, int rc, std::string_view what) {
   std::string msg = absl::StrCat("sqlite: ", ToAbsl(what), ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return absl::UnavailableError(msg);
-  if (rc == SQLITE_FULL) return absl::ResourceExhaustedError(msg);
+  if (rc == SQLITE_FULL) return DiskFullError(msg);
   if (rc == SQLITE_CONSTRAINT) return absl::AlreadyExistsError(msg);
   return absl::InternalError(msg);
 }
