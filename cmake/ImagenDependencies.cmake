@@ -10,6 +10,7 @@ find_package(CLI11 QUIET)
 find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS headers)
 find_package(OpenSSL REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(PostgreSQL REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(Protobuf REQUIRED)  # must precede ONNX
 find_package(gRPC REQUIRED)
