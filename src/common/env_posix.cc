@@ -76,7 +76,8 @@ class PosixWritableFile final : public WritableFile {
 class PosixEnv final : public Env {
  public:
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // Private to this user: job inputs, results and keys are tenants' data.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoToStatus(path, errno);
     return std::make_unique<PosixWritableFile>(path, fd);
   }
@@ -111,10 +112,22 @@ class PosixEnv final : public Env {
     return absl::OkStatus();
   }
 
+  // Folders it creates are 0700 (private to this user); existing ones keep
+  // their mode.
   absl::Status CreateDirs(const std::string& path) override {
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) return ErrnoToStatus(path, ec.value());
+    if (path.empty()) return absl::OkStatus();
+    std::string prefix;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+      pos = path.find('/', pos + 1);
+      prefix = path.substr(0, pos);
+      if (prefix.empty() || prefix == "/") continue;
+      if (::mkdir(prefix.c_str(), 0700) == 0) continue;
+      int err = errno;
+      struct stat st;
+      if (err == EEXIST && ::stat(prefix.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+      return ErrnoToStatus(prefix, err == EEXIST ? ENOTDIR : err);
+    }
     return absl::OkStatus();
   }
 

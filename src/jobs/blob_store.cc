@@ -1,5 +1,6 @@
 #include "jobs/blob_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -27,7 +28,14 @@ absl::Status ParallelFor(size_t n, const std::function<absl::Status(size_t)>& fn
   std::vector<std::thread> threads;
   for (size_t t = 0; t < errors.size(); ++t) {
     threads.emplace_back([&, t] {
-      for (size_t i = t; i < n && errors[t].ok(); i += errors.size()) errors[t] = fn(i);
+      // A thread entry point: nothing may escape it (std::terminate).
+      try {
+        for (size_t i = t; i < n && errors[t].ok(); i += errors.size()) errors[t] = fn(i);
+      } catch (const std::exception& e) {
+        errors[t] = absl::InternalError(absl::StrCat("blob store: ", e.what()));
+      } catch (...) {
+        errors[t] = absl::InternalError("blob store: unknown exception");
+      }
     });
   }
   for (auto& th : threads) th.join();
@@ -48,6 +56,11 @@ bool SafeName(const std::string& s) {
 absl::Status BlobStore::Init() {
   RETURN_IF_ERROR(env_->CreateDirs(absl::StrCat(root_, "/inputs")));
   RETURN_IF_ERROR(env_->CreateDirs(absl::StrCat(root_, "/results")));
+  // Tenants' uploads and results: private to this user, also in a folder an
+  // older imagen created under umask 022 (files are created 0600 by Env).
+  for (const std::string& dir : {root_, absl::StrCat(root_, "/inputs"), absl::StrCat(root_, "/results")}) {
+    if (::chmod(dir.c_str(), 0700) != 0 && errno != ENOENT) return ErrnoToStatus(dir, errno);
+  }
   // Temp files of writes that a crash interrupted.
   std::string results = absl::StrCat(root_, "/results");
   ASSIGN_OR_RETURN(auto names, env_->GetChildren(results));
@@ -138,10 +151,70 @@ absl::StatusOr<std::string> BlobStore::GetInput(const std::string& ref) {
 }
 
 absl::Status BlobStore::RemoveInput(const std::string& ref) {
+  return RemoveInputIfUnreferenced(ref, [] { return false; }).status();
+}
+
+InputClaim& InputClaim::operator=(InputClaim&& o) noexcept {
+  if (this != &o) {
+    Release();
+    blobs_ = o.blobs_;
+    refs_ = std::move(o.refs_);
+    o.blobs_ = nullptr;
+  }
+  return *this;
+}
+
+void InputClaim::Release() {
+  if (blobs_ != nullptr) blobs_->Unclaim(refs_);
+  blobs_ = nullptr;
+  refs_.clear();
+}
+
+InputClaim BlobStore::ClaimInputs(std::vector<std::string> refs) {
+  absl::MutexLock lock(&claims_mu_);
+  for (const auto& r : refs) ++claims_[r];
+  return InputClaim(this, std::move(refs));
+}
+
+void BlobStore::Unclaim(const std::vector<std::string>& refs) {
+  absl::MutexLock lock(&claims_mu_);
+  for (const auto& r : refs) {
+    auto it = claims_.find(r);
+    if (it != claims_.end() && --it->second <= 0) claims_.erase(it);
+  }
+}
+
+bool BlobStore::InputClaimed(const std::string& ref) {
+  absl::MutexLock lock(&claims_mu_);
+  return claims_.count(ref) > 0;
+}
+
+absl::StatusOr<bool> BlobStore::RemoveInputIfUnreferenced(const std::string& ref,
+                                                          const std::function<absl::StatusOr<bool>()>& referenced) {
   if (!ValidRef(ref)) return absl::InvalidArgumentError("bad blob reference");
+  // Held through the check and the unlink: a submission claiming `ref` now
+  // waits, then finds the file gone and writes it again.
+  absl::MutexLock lock(&claims_mu_);
+  if (claims_.count(ref) > 0) return false;
+  ASSIGN_OR_RETURN(bool in_use, referenced());
+  if (in_use) return false;
   std::string path = InputPath(ref);
-  if (!env_->FileExists(path)) return absl::OkStatus();
-  return env_->RemoveFile(path);
+  if (!env_->FileExists(path)) return true;
+  RETURN_IF_ERROR(env_->RemoveFile(path));
+  return true;
+}
+
+absl::StatusOr<std::vector<std::string>> BlobStore::ListInputs() {
+  std::vector<std::string> out;
+  ASSIGN_OR_RETURN(auto shards, env_->GetChildren(absl::StrCat(root_, "/inputs")));
+  for (const auto& shard : shards) {
+    auto files = env_->GetChildren(absl::StrCat(root_, "/inputs/", shard));
+    if (!files.ok()) continue;  // not a folder
+    for (const auto& n : *files) {
+      if (SafeName(n) && n.substr(0, 2) == shard) out.push_back(n);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> BlobStore::PutResult(const std::string& job_id, std::string_view bytes) {

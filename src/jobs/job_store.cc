@@ -1,11 +1,17 @@
 #include "jobs/job_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/env.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 #include "jobs/crypto.h"
 #include "nlohmann/json.hpp"
 
@@ -170,22 +176,53 @@ std::string EventTypeFor(JobState state) {
 }
 
 std::string WebhookPayload(const Job& job, absl::Time now) {
-  nlohmann::json data = {{"job_id", job.id},
-                         {"status", JobStateName(job.state)},
-                         {"operation", job.operation},
-                         {"attempts", job.attempts}};
-  if (job.state == JobState::kSucceeded) {
-    data["result_url"] = "/api/v1/jobs/" + job.id + "/result";
-    data["result_type"] = job.result_type;
+  // Every text is made valid UTF-8 first (an error message may quote raw
+  // bytes of an upload), and the dump replaces anything left, so building the
+  // payload cannot throw on a worker thread.
+  try {
+    nlohmann::json data = {{"job_id", ToValidUtf8(job.id)},
+                           {"status", JobStateName(job.state)},
+                           {"operation", ToValidUtf8(job.operation)},
+                           {"attempts", job.attempts}};
+    if (job.state == JobState::kSucceeded) {
+      data["result_url"] = ToValidUtf8("/api/v1/jobs/" + job.id + "/result");
+      data["result_type"] = ToValidUtf8(job.result_type);
+    }
+    if (!job.error_code.empty()) {
+      data["error"] = {{"code", ToValidUtf8(job.error_code)}, {"message", ToValidUtf8(job.error_message)}};
+    }
+    nlohmann::json body = {{"type", EventTypeFor(job.state)},
+                           {"timestamp", absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone())},
+                           {"data", data}};
+    return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    spdlog::error("webhook payload of job {}: {}", ToValidUtf8(job.id), e.what());
+    return absl::StrCat(R"({"type":")", EventTypeFor(job.state), R"(","data":{"status":")", JobStateName(job.state),
+                        R"("}})");
   }
-  if (!job.error_code.empty()) data["error"] = {{"code", job.error_code}, {"message", job.error_message}};
-  nlohmann::json body = {{"type", EventTypeFor(job.state)},
-                         {"timestamp", absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone())},
-                         {"data", data}};
-  return body.dump();
 }
 
+namespace {
+// jobs.db holds webhook secrets and small uploads: 0600 whatever the umask.
+// SQLite gives its -wal and -shm files the database file's mode.
+absl::Status MakePrivate(const std::string& path) {
+  if (path.empty() || path == ":memory:") return absl::OkStatus();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoToStatus(path, errno);
+  int rc = ::fchmod(fd, 0600);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoToStatus(path, err);
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::string side = path + suffix;
+    if (::chmod(side.c_str(), 0600) != 0 && errno != ENOENT) return ErrnoToStatus(side, errno);
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path, Clock* clock) {
+  RETURN_IF_ERROR(MakePrivate(path));
   ASSIGN_OR_RETURN(auto db, Db::Open(path));
   std::unique_ptr<JobStore> store(new JobStore(std::move(db), clock));
   RETURN_IF_ERROR(store->Migrate());
@@ -241,8 +278,13 @@ void JobStore::CheckpointLoop() {
       if (wal_pages_ == 0) continue;
       wal_pages_ = 0;
     }
-    absl::Status s = ckpt_db_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
-    if (!s.ok()) spdlog::warn("job database checkpoint: {}", std::string(s.message()));
+    // A thread entry point: nothing may escape it.
+    try {
+      absl::Status s = ckpt_db_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+      if (!s.ok()) spdlog::warn("job database checkpoint: {}", std::string(s.message()));
+    } catch (const std::exception& e) {
+      spdlog::error("job database checkpoint: {}", e.what());
+    }
   }
 }
 
@@ -310,7 +352,7 @@ absl::Status JobStore::InsertKeyLocked(const ApiKey& k) {
   ASSIGN_OR_RETURN(auto st,
                    db_->Prepare(absl::StrCat("INSERT INTO api_keys(", kKeyColumns, ") VALUES(?,?,?,?,?,?,?,?)")));
   return st.Bind(1, k.id)
-      .Bind(2, k.name)
+      .Bind(2, ToValidUtf8(k.name))
       .Bind(3, k.key_hash)
       .Bind(4, k.webhook_secret)
       .Bind(5, k.rate)
@@ -367,7 +409,15 @@ absl::StatusOr<Job> JobStore::Get(const std::string& id) {
   return *job;
 }
 
-absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& nj) {
+absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& given) {
+  // Whatever the store records may reach JSON (job answers, webhooks): only
+  // valid UTF-8 goes in. The request hash was taken over the texts as sent.
+  NewJob nj = given;
+  nj.params_json = ToValidUtf8(given.params_json);
+  nj.webhook_url = ToValidUtf8(given.webhook_url);
+  nj.idempotency_key = ToValidUtf8(given.idempotency_key);
+  nj.operation = ToValidUtf8(given.operation);
+  nj.input_type = ToValidUtf8(given.input_type);
   CreateResult out;
   if (!nj.idempotency_key.empty()) {
     ASSIGN_OR_RETURN(
@@ -501,8 +551,8 @@ absl::Status JobStore::SetStateLocked(const std::string& id, JobState to, const 
                                          "lease_expires_at=NULL WHERE id=?"));
   up.Bind(1, JobStateName(to))
       .Bind(2, now)
-      .BindOrNull(3, error_code)
-      .BindOrNull(4, message)
+      .BindOrNull(3, ToValidUtf8(error_code))
+      .BindOrNull(4, ToValidUtf8(message))
       .Bind(5, terminal ? 1 : 0)
       .Bind(6, now)
       .Bind(7, id);
@@ -634,8 +684,8 @@ absl::Status JobStore::FinishLocked(const std::string& id, const std::string& ow
       .Bind(2, now)
       .BindOrNull(3, result_ref)
       .BindOrNull(4, result_type)
-      .BindOrNull(5, error_code)
-      .BindOrNull(6, message)
+      .BindOrNull(5, ToValidUtf8(error_code))
+      .BindOrNull(6, ToValidUtf8(message))
       .Bind(7, run_after.value_or(job->run_after == absl::Time() ? now : absl::ToUnixMicros(job->run_after)))
       .BindOrNull(8, terminal ? std::optional<int64_t>(now) : std::nullopt)
       .Bind(9, JobStateName(to))
@@ -805,6 +855,13 @@ absl::StatusOr<SweptBlobs> JobStore::SweepFinished(absl::Time cutoff, int limit)
   return out;
 }
 
+absl::StatusOr<bool> JobStore::InputReferenced(const std::string& input_ref) {
+  absl::MutexLock lock(&rmu_);
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare("SELECT 1 FROM jobs WHERE input_ref=? LIMIT 1"));
+  q.Bind(1, input_ref);
+  return q.Step();
+}
+
 absl::Status JobStore::SweepLocked(absl::Time cutoff, int limit, SweptBlobs& out) {
   Transaction tx(db_.get());
   RETURN_IF_ERROR(tx.Begin());
@@ -863,12 +920,18 @@ WebhookDelivery RowToDelivery(const Stmt& s) {
 }
 }  // namespace
 
-absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DueDeliveries(int limit) {
+absl::StatusOr<std::vector<WebhookDelivery>> JobStore::DueDeliveries(int limit,
+                                                                     const std::vector<std::string>& skip_keys) {
   absl::MutexLock lock(&rmu_);
-  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kDeliveryColumns,
-                                                      " FROM webhook_deliveries WHERE state='pending' AND "
-                                                      "next_attempt_at<=? ORDER BY next_attempt_at LIMIT ?")));
+  std::string skip;
+  for (size_t i = 0; i < skip_keys.size(); ++i) absl::StrAppend(&skip, i == 0 ? "" : ",", "?", i + 3);
+  ASSIGN_OR_RETURN(
+      auto q,
+      rdb_->Prepare(absl::StrCat(
+          "SELECT ", kDeliveryColumns, " FROM webhook_deliveries WHERE state='pending' AND next_attempt_at<=?1",
+          skip.empty() ? "" : absl::StrCat(" AND key_id NOT IN (", skip, ")"), " ORDER BY next_attempt_at LIMIT ?2")));
   q.Bind(1, NowUs()).Bind(2, limit);
+  for (size_t i = 0; i < skip_keys.size(); ++i) q.Bind(static_cast<int>(i + 3), skip_keys[i]);
   std::vector<WebhookDelivery> out;
   RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out.push_back(RowToDelivery(r)); }));
   // Never announce an event whose commit could still be undone by power loss.
@@ -887,7 +950,7 @@ absl::Status JobStore::RecordDelivery(int64_t id, DeliveryState state, int attem
                         .Bind(2, attempts)
                         .Bind(3, absl::ToUnixMicros(next_attempt_at))
                         .Bind(4, last_status)
-                        .Bind(5, last_error)
+                        .Bind(5, ToValidUtf8(last_error))
                         .Bind(6, id)
                         .Run());
     ticket = wal_->Committed();

@@ -161,11 +161,15 @@ class JobStore {
   // inputs nothing references any more; returns the blobs that nothing
   // references any more.
   absl::StatusOr<SweptBlobs> SweepFinished(absl::Time cutoff, int limit);
+  // True when a committed job row names `input_ref` (any state).
+  absl::StatusOr<bool> InputReferenced(const std::string& input_ref);
 
   // --- webhook outbox ---
   // Syncs the WAL before returning, so no event is sent for a commit that
   // power loss could still undo.
-  absl::StatusOr<std::vector<WebhookDelivery>> DueDeliveries(int limit);
+  // Oldest due first, skipping the deliveries of `skip_keys` (API keys whose
+  // in-flight cap is reached).
+  absl::StatusOr<std::vector<WebhookDelivery>> DueDeliveries(int limit, const std::vector<std::string>& skip_keys = {});
   absl::Status RecordDelivery(int64_t id, DeliveryState state, int attempts, absl::Time next_attempt_at,
                               int last_status, const std::string& last_error);
   absl::StatusOr<std::vector<WebhookDelivery>> DeliveriesForJob(const std::string& job_id);

@@ -87,13 +87,35 @@ void SubmitCommitter::Loop() {
       stats_.submissions += static_cast<int64_t>(group.size());
       stats_.largest_group = std::max<int64_t>(stats_.largest_group, static_cast<int64_t>(group.size()));
     }
-    CommitGroup(group);
+    // The committer's thread entry point: an exception (bad_alloc, a throwing
+    // callback) fails the members not answered yet and the loop goes on.
+    try {
+      CommitGroup(group);
+    } catch (const std::exception& e) {
+      FailUnanswered(group, absl::InternalError(absl::StrCat("group commit: ", e.what())));
+    } catch (...) {
+      FailUnanswered(group, absl::InternalError("group commit: unknown exception"));
+    }
+  }
+}
+
+void SubmitCommitter::FailUnanswered(std::deque<Pending>& group, const absl::Status& error) {
+  spdlog::error("submit committer: {}", error.message());
+  for (Pending& p : group) {
+    if (p.answered) continue;
+    p.answered = true;
+    try {
+      p.done(error);
+    } catch (...) {
+      spdlog::error("submit committer: a submission's callback threw");
+    }
   }
 }
 
 void SubmitCommitter::CommitGroup(std::deque<Pending>& group) {
   std::vector<std::pair<std::string, std::string_view>> inputs;
   std::vector<NewJob> jobs;
+  std::vector<std::string> file_refs;
   inputs.reserve(group.size());
   jobs.reserve(group.size());
   for (Pending& p : group) {
@@ -102,6 +124,7 @@ void SubmitCommitter::CommitGroup(std::deque<Pending>& group) {
       p.job.inline_input = p.input;
     } else {
       inputs.emplace_back(p.job.input_ref, p.input);
+      file_refs.push_back(p.job.input_ref);
     }
     jobs.push_back(std::move(p.job));
   }
@@ -111,6 +134,12 @@ void SubmitCommitter::CommitGroup(std::deque<Pending>& group) {
   // File inputs are durable before any row that names them is committed, and
   // inline ones are part of that commit, so a crash never leaves a job
   // without its input.
+  //
+  // The claim is taken before PutInputs looks at the files and held until the
+  // rows are committed, so the sweeper cannot remove a file this group found
+  // already present (content-addressed: an identical earlier upload) and is
+  // about to name (BlobStore: claims).
+  InputClaim claim = blobs_->ClaimInputs(std::move(file_refs));
   absl::Status s = inputs.empty() ? absl::OkStatus() : blobs_->PutInputs(inputs);
   if (!s.ok()) s = InGroup(s, "storing the inputs", group.size());
   if (s.ok()) s = Step("inputs_durable");
@@ -124,8 +153,10 @@ void SubmitCommitter::CommitGroup(std::deque<Pending>& group) {
     spdlog::info("slow group commit: {} submission(s), inputs {:.1f} ms, rows {:.1f} ms", group.size(),
                  absl::ToDoubleMilliseconds(t1 - t0), absl::ToDoubleMilliseconds(t2 - t1));
   }
+  claim.Release();  // committed (the rows now name the files) or failed
   if (s.ok()) s = Step("committed");
   for (size_t i = 0; i < group.size(); ++i) {
+    group[i].answered = true;
     if (s.ok()) {
       group[i].done(std::move((*created)[i]));
     } else {

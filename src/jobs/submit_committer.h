@@ -64,9 +64,11 @@ class SubmitCommitter {
     NewJob job;
     std::string_view input;
     SubmitCallback done;
+    bool answered = false;
   };
   void Loop();
   void CommitGroup(std::deque<Pending>& group);
+  void FailUnanswered(std::deque<Pending>& group, const absl::Status& error);
   absl::Status Step(std::string_view name);
 
   JobStore* store_;

@@ -5,6 +5,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/string_view.h"
+#include "common/thread_pool.h"
 #include "jobs/crypto.h"
 
 namespace imagen::jobs {
@@ -40,9 +41,19 @@ WebhookDispatcher::WebhookDispatcher(JobStore* store, WebhookOptions options,
       options_(std::move(options)),
       retry_(options_.retry),
       outcome_(std::move(outcome)),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()),
+      pool_(std::make_unique<ThreadPool>(std::max(1, options_.max_in_flight), "webhooks")) {
+  if (options_.checker == nullptr) options_.checker = TargetChecker::Default();
+  if (!options_.post) options_.post = HttpPost;
+  options_.max_in_flight = std::max(1, options_.max_in_flight);
+  options_.max_in_flight_per_key = std::max(1, options_.max_in_flight_per_key);
+}
 
-WebhookDispatcher::~WebhookDispatcher() { Stop(); }
+WebhookDispatcher::~WebhookDispatcher() {
+  Stop();
+  WaitIdle();
+  pool_.reset();
+}
 
 void WebhookDispatcher::Deliver(const WebhookDelivery& d) {
   Clock* clock = store_->clock();
@@ -53,10 +64,10 @@ void WebhookDispatcher::Deliver(const WebhookDelivery& d) {
     ASSIGN_OR_RETURN(auto key, store_->FindKey(d.key_id));
     if (!key) return absl::FailedPreconditionError("the job's API key no longer exists");
     ASSIGN_OR_RETURN(Url url, ParseUrl(d.url));
-    ASSIGN_OR_RETURN(auto addresses, CheckTarget(url, options_.policy));
+    ASSIGN_OR_RETURN(auto addresses, options_.checker->CheckAndWait(url, options_.policy));
     int64_t ts = absl::ToUnixSeconds(clock->Now());
     ASSIGN_OR_RETURN(auto headers, WebhookHeaders(key->webhook_secret, d.msg_id, ts, d.payload));
-    ASSIGN_OR_RETURN(HttpResult r, HttpPost(url, addresses, headers, d.payload, options_.timeout));
+    ASSIGN_OR_RETURN(HttpResult r, options_.post(url, addresses, headers, d.payload, options_.timeout));
     status = r.status;
     if (status >= 200 && status < 300) return absl::OkStatus();
     return absl::UnavailableError(absl::StrCat("receiver answered HTTP ", status));
@@ -79,6 +90,7 @@ void WebhookDispatcher::Deliver(const WebhookDelivery& d) {
     } else {
       state = DeliveryState::kPending;
       outcome = "retry";
+      absl::MutexLock lock(&rng_mu_);
       next = clock->Now() + retry_.Backoff(attempts, rng_);
     }
   }
@@ -94,21 +106,93 @@ void WebhookDispatcher::Deliver(const WebhookDelivery& d) {
   if (outcome_) outcome_(outcome);
 }
 
+absl::StatusOr<int> WebhookDispatcher::Dispatch() {
+  std::vector<std::string> saturated;
+  std::set<int64_t> busy;
+  int free_slots;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, n] : key_in_flight_) {
+      if (n >= options_.max_in_flight_per_key) saturated.push_back(key);
+    }
+    busy = in_flight_;
+    free_slots = options_.max_in_flight - static_cast<int>(in_flight_.size());
+  }
+  if (free_slots <= 0) return 0;
+  // Rows of saturated keys are skipped in the query, so one tenant's backlog
+  // never hides another tenant's due delivery.
+  ASSIGN_OR_RETURN(
+      auto due, store_->DueDeliveries(std::max(options_.batch, free_slots) + static_cast<int>(busy.size()), saturated));
+  int started = 0;
+  for (auto& d : due) {
+    if (busy.count(d.id) > 0) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) break;
+      int& n = key_in_flight_[d.key_id];
+      if (n >= options_.max_in_flight_per_key) continue;
+      ++n;
+      in_flight_.insert(d.id);
+    }
+    ++started;
+    auto task = [this, d = std::move(d)] {
+      // A delivery thread's entry point: nothing may escape it.
+      try {
+        Deliver(d);
+      } catch (const std::exception& e) {
+        spdlog::error("webhook delivery {}: {}", d.id, e.what());
+      } catch (...) {
+        spdlog::error("webhook delivery {}: unknown exception", d.id);
+      }
+      absl::MutexLock lock(&mu_);
+      in_flight_.erase(d.id);
+      if (--key_in_flight_[d.key_id] <= 0) key_in_flight_.erase(d.key_id);
+      ++finished_;
+    };
+    if (!pool_->Submit(std::move(task))) return started;
+  }
+  return started;
+}
+
+void WebhookDispatcher::WaitIdle() {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_.empty(); };
+  mu_.Await(absl::Condition(&idle));
+}
+
 absl::StatusOr<int> WebhookDispatcher::RunOnce() {
-  ASSIGN_OR_RETURN(auto due, store_->DueDeliveries(options_.batch));
-  for (const auto& d : due) Deliver(d);
-  return static_cast<int>(due.size());
+  int total = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(int n, Dispatch());
+    if (n == 0) break;
+    total += n;
+  }
+  WaitIdle();
+  return total;
 }
 
 void WebhookDispatcher::Start() {
   thread_ = std::thread([this] {
     while (true) {
-      auto n = RunOnce();
+      int seen;
+      {
+        absl::MutexLock lock(&mu_);
+        seen = finished_;
+      }
+      absl::StatusOr<int> n = 0;
+      // The dispatcher thread's entry point: log and go on.
+      try {
+        n = Dispatch();
+      } catch (const std::exception& e) {
+        n = absl::InternalError(e.what());
+      }
       if (!n.ok()) spdlog::warn("webhook dispatcher: {}", n.status().message());
       absl::MutexLock lock(&mu_);
       if (stop_) return;
       if (n.ok() && *n > 0) continue;
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.poll_interval);
+      // Until a delivery ends (a slot or a key frees) or the next poll.
+      auto wake = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || finished_ != seen; };
+      mu_.AwaitWithTimeout(absl::Condition(&wake), options_.poll_interval);
       if (stop_) return;
     }
   });

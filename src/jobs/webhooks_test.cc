@@ -62,7 +62,10 @@ TEST(UrlTest, PolicyRefusesLoopbackUnlessAllowed) {
   ASSERT_TRUE(u.ok());
   auto refused = CheckTarget(*u, {});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(CheckTarget(*u, {.allow_hosts = {"127.0.0.1"}}).ok());
+  EXPECT_TRUE(CheckTarget(*u, {.allow_hosts = {"127.0.0.1:9"}}).ok());
+  EXPECT_TRUE(CheckTarget(*u, {.allow_hosts = {"127.0.0.1:*"}}).ok());
+  // A bare host allows its default port only, not every local port.
+  EXPECT_EQ(CheckTarget(*u, {.allow_hosts = {"127.0.0.1"}}).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(CheckTarget(*u, {.allow_private = true}).ok());
 }
 

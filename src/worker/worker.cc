@@ -37,11 +37,30 @@ absl::StatusOr<bool> Worker::RunOne() {
   JobTiming timing;
   if (job.started_at) timing.queue_wait_s = absl::ToDoubleSeconds(store_->clock()->Now() - job.created_at);
   int64_t t0 = store_->clock()->NowMicros();
-  absl::Status s = Process(job, timing);
+  absl::Status s;
+  // An operation (or a library under it) that throws must not take the
+  // worker thread, and with it the process, down: the job fails instead.
+  try {
+    s = Process(job, timing);
+  } catch (const std::exception& e) {
+    s = FailOrRetrySafely(job, absl::InternalError(absl::StrCat("the operation threw: ", e.what())), timing);
+  } catch (...) {
+    s = FailOrRetrySafely(job, absl::InternalError("the operation threw an unknown exception"), timing);
+  }
   timing.processing_s = static_cast<double>(store_->clock()->NowMicros() - t0) / 1e6;
   if (observe_) observe_(timing);
   RETURN_IF_ERROR(s);
   return true;
+}
+
+absl::Status Worker::FailOrRetrySafely(const jobs::Job& job, const absl::Status& error, JobTiming& timing) {
+  try {
+    return FailOrRetry(job, error, timing);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("failing job ", job.id, " after an exception: ", e.what()));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat("failing job ", job.id, " after an exception"));
+  }
 }
 
 absl::Status Worker::FailOrRetry(const jobs::Job& job, const absl::Status& error, JobTiming& timing) {

@@ -61,6 +61,8 @@ class Worker {
   absl::Status Step(std::string_view name, const std::string& job_id);
   absl::Status Process(const jobs::Job& job, JobTiming& timing);
   absl::Status FailOrRetry(const jobs::Job& job, const absl::Status& error, JobTiming& timing);
+  // FailOrRetry that never throws (used after an operation threw).
+  absl::Status FailOrRetrySafely(const jobs::Job& job, const absl::Status& error, JobTiming& timing);
 
   jobs::JobStore* store_;
   jobs::BlobStore* blobs_;

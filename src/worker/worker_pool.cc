@@ -46,7 +46,16 @@ void WorkerPool::Start() {
 void WorkerPool::Loop(Worker* w) {
   while (!stopping_.load()) {
     busy_.fetch_add(1);
-    auto r = w->RunOne();
+    absl::StatusOr<bool> r = false;
+    // The worker thread's entry point: an exception is logged and the loop
+    // goes on (the job's lease expires and it runs again).
+    try {
+      r = w->RunOne();
+    } catch (const std::exception& e) {
+      r = absl::InternalError(absl::StrCat("uncaught exception: ", e.what()));
+    } catch (...) {
+      r = absl::InternalError("uncaught exception");
+    }
     busy_.fetch_sub(1);
     {
       absl::MutexLock lock(&mu_);
@@ -77,8 +86,12 @@ void WorkerPool::HeartbeatLoop() {
       snapshot.assign(running_.begin(), running_.end());
     }
     for (const auto& [id, owner_progress] : snapshot) {
-      absl::Status s = store_->Heartbeat(id, owner_progress.first, options_.worker.lease, owner_progress.second);
-      if (!s.ok()) spdlog::warn("heartbeat for {}: {}", id, s.message());
+      try {
+        absl::Status s = store_->Heartbeat(id, owner_progress.first, options_.worker.lease, owner_progress.second);
+        if (!s.ok()) spdlog::warn("heartbeat for {}: {}", id, s.message());
+      } catch (const std::exception& e) {
+        spdlog::error("heartbeat for {}: {}", id, e.what());
+      }
     }
   }
 }

@@ -29,14 +29,14 @@ def png(tag):
 
 
 class Server:
-    def __init__(self, data):
-        self.data, self.proc, self.url = data, None, None
+    def __init__(self, data, hook_port):
+        self.data, self.proc, self.url, self.hook_port = data, None, None, hook_port
 
     def start(self):
         self.log = open(os.path.join(os.path.dirname(self.data), "serve.log"), "ab")
         self.proc = subprocess.Popen(
             [IMAGEN, "serve", "--data-dir", self.data, "--listen", "127.0.0.1:0", "--workers", "2",
-             "--set", "ops.diagnostic=true", "--set", "webhooks.allow_hosts=127.0.0.1",
+             "--set", "ops.diagnostic=true", "--set", "webhooks.allow_hosts=127.0.0.1:%d" % self.hook_port,
              "--set", "jobs.lease_seconds=3", "--set", "jobs.heartbeat_seconds=0.5",
              "--set", "webhooks.retry_base_seconds=0.2", "--set", "log.level=warn"],
             stdout=subprocess.PIPE, stderr=self.log)
@@ -97,7 +97,7 @@ def main():
     hook_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=hook_server.serve_forever, daemon=True).start()
     hook_url = "http://127.0.0.1:%d/hook" % hook_server.server_address[1]
-    server = Server(data)
+    server = Server(data, hook_server.server_address[1])
     try:
         server.start()
         check("first start prints the admin key", any("imk_" in l for l in server.first_lines))

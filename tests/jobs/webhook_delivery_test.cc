@@ -30,7 +30,7 @@ class WebhookDeliveryTest : public ::testing::Test {
     ASSERT_TRUE(k.ok());
     key_ = k->record;
     ASSERT_TRUE(receiver_.Start().ok());
-    options_.policy.allow_hosts = {"127.0.0.1"};
+    options_.policy.allow_hosts = {"127.0.0.1:*"};
     options_.retry = {.max_attempts = 4, .base_delay = absl::Seconds(1), .max_delay = absl::Seconds(60)};
     options_.timeout = absl::Milliseconds(300);
   }
