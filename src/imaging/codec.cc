@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "imaging/decode_budget.h"
 #include "imaging/vips_runtime.h"
 
 namespace imagen::imaging {
@@ -55,6 +56,7 @@ absl::StatusOr<vips::VImage> LoadLazily(const std::string& bytes, const DecodeLi
   header->height = image.height();
   header->bands = image.bands();
   header->has_alpha = image.has_alpha();
+  header->sample_bytes = std::max(1, static_cast<int>(vips_format_sizeof(image.format())));
   header->pages = 1;
   if (image.get_typeof(VIPS_META_N_PAGES) != 0) header->pages = std::max(1, image.get_int(VIPS_META_N_PAGES));
   if (image.get_typeof(VIPS_META_PAGE_HEIGHT) != 0 && header->pages > 1) {
@@ -69,6 +71,11 @@ absl::StatusOr<vips::VImage> LoadLazily(const std::string& bytes, const DecodeLi
                                                    Megapixels(pixels), " megapixels); the limit is ",
                                                    Megapixels(limits.max_pixels), " megapixels"));
   }
+  if (header->width > limits.max_side || header->height > limits.max_side) {
+    return absl::InvalidArgumentError(absl::StrCat("the image is ", header->width, "x", header->height,
+                                                   "; the limit is ", limits.max_side, " pixels per side"));
+  }
+  RETURN_IF_ERROR(CheckPixelsPerByte(format, static_cast<int64_t>(bytes.size()), pixels));
   if (header->pages > 1 && limits.animated == AnimatedPolicy::kRefuse) {
     return absl::InvalidArgumentError(
         absl::StrCat("animated images are not accepted (this one has ", header->pages, " frames)"));
@@ -82,6 +89,7 @@ vips::VImage ToSrgb8(vips::VImage image) {
     try {
       image = image.icc_transform("srgb", vips::VImage::option()->set("embedded", true)->set("depth", 8));
     } catch (const vips::VError&) {
+      RunVipsHook("icc_transform");
       vips_error_clear();  // a broken profile: fall back to the plain conversion
     }
   }
@@ -113,13 +121,27 @@ absl::StatusOr<ImageHeader> ProbeImage(const std::string& bytes, const DecodeLim
 absl::StatusOr<vips::VImage> DecodeImage(const std::string& bytes, const DecodeLimits& limits) {
   ImageHeader header;
   ASSIGN_OR_RETURN(vips::VImage image, LoadLazily(bytes, limits, &header));
-  return VipsTry(absl::StatusCode::kInvalidArgument,
-                 absl::StrCat("the ", header.format, " data is corrupt or truncated"), [&] {
-                   vips::VImage out = ToSrgb8(image.autorot());
-                   // Decode everything now: errors surface here, and the
-                   // result no longer refers to `bytes`.
-                   return out.copy_memory();
-                 });
+  ASSIGN_OR_RETURN(
+      DecodeBudget::Reservation reservation,
+      DecodeBudget::Global().Reserve(DecodeCostBytes(header.width, header.height, header.bands, header.sample_bytes)));
+  RunVipsHook("decode");
+  ASSIGN_OR_RETURN(vips::VImage out, VipsTry(absl::StatusCode::kInvalidArgument,
+                                             absl::StrCat("the ", header.format, " data is corrupt or truncated"), [&] {
+                                               // Decode everything now: errors surface here, and the
+                                               // result no longer refers to `bytes`.
+                                               return ToSrgb8(image.autorot()).copy_memory();
+                                             }));
+  // What was decoded, not what the header said (a GIF frame can be larger
+  // than its logical screen): no more pixels than the header (either
+  // orientation), and within the limits.
+  const int64_t w = out.width(), h = out.height();
+  const bool as_said = (w <= header.width && h <= header.height) || (w <= header.height && h <= header.width);
+  if (!as_said || w > limits.max_side || h > limits.max_side || w * h > limits.max_pixels) {
+    return absl::InvalidArgumentError(absl::StrCat("the ", header.format, " image decodes to ", w, "x", h, ", not the ",
+                                                   header.width, "x", header.height,
+                                                   " its header gives, or over the limits"));
+  }
+  return out;
 }
 
 absl::Status CheckOutputSize(int64_t width, int64_t height, const DecodeLimits& limits) {
@@ -127,6 +149,28 @@ absl::Status CheckOutputSize(int64_t width, int64_t height, const DecodeLimits& 
     return absl::InvalidArgumentError(absl::StrCat("the output would be ", width, "x", height, " (",
                                                    Megapixels(width * height), " megapixels); the output limit is ",
                                                    Megapixels(limits.max_output_pixels), " megapixels"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t MaxEncodableSide(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return 65500;
+    case ImageFormat::kWebp:
+      return 16383;
+    case ImageFormat::kPng:
+      return 2147483647;
+  }
+  return 0;
+}
+
+absl::Status CheckEncodable(ImageFormat format, int64_t width, int64_t height) {
+  const int64_t max = MaxEncodableSide(format);
+  if (width > max || height > max) {
+    return absl::InvalidArgumentError(absl::StrCat("the output would be ", width, "x", height, "; ",
+                                                   ImageFormatName(format), " allows at most ", max,
+                                                   " pixels per side (choose another format)"));
   }
   return absl::OkStatus();
 }
@@ -168,6 +212,7 @@ absl::StatusOr<std::string> EncodeImage(const vips::VImage& image, const EncodeO
   if (options.quality < 1 || options.quality > 100) {
     return absl::InvalidArgumentError(absl::StrCat("quality ", options.quality, " is outside 1-100"));
   }
+  RETURN_IF_ERROR(CheckEncodable(options.format, image.width(), image.height()));
   return VipsTry(absl::StatusCode::kInternal, absl::StrCat("encoding ", ImageFormatName(options.format)), [&] {
     vips::VImage img = image;
     if (img.format() != VIPS_FORMAT_UCHAR) img = img.cast(VIPS_FORMAT_UCHAR);

@@ -4,6 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "common/utf8.h"
+#include "imaging/decode_budget.h"
+#include "imaging/test_images.h"
 #include "imaging/vips_runtime.h"
 
 namespace imagen::imaging {
@@ -186,6 +193,127 @@ TEST_F(CodecTest, EncodesEachFormatWithQuality) {
   EXPECT_EQ(EncodeImage(rgba, {.format = ImageFormat::kJpeg, .quality = 0}).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseImageFormat("bmp").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Issue 15 items 1-2: lcms quoted raw profile bytes into libvips's
+// process-wide error buffer, and a decode failing on another thread at that
+// moment copied them into its own error (another tenant's text, not UTF-8).
+// The hook forces that interleaving: B has read its header and waits; A's
+// ICC transform fails and A waits with its text in the buffer; B fails.
+TEST_F(CodecTest, Issue15MalformedIccErrorDoesNotLeakIntoAnotherThreadsError) {
+  std::atomic<int> decodes{0};
+  absl::Notification b_decoding, icc_failed, b_failed;
+  SetVipsHookForTesting([&](std::string_view event) {
+    if (event == "decode") {
+      if (decodes.fetch_add(1) == 0) {  // B, the first to decode
+        b_decoding.Notify();
+        icc_failed.WaitForNotificationWithTimeout(absl::Seconds(10));
+      }
+    } else if (event == "icc_transform") {  // A
+      icc_failed.Notify();
+      b_failed.WaitForNotificationWithTimeout(absl::Seconds(10));
+    } else {  // B's failure
+      b_failed.Notify();
+    }
+  });
+  absl::StatusOr<VImage> icc, other;
+  std::thread tenant_b([&] { other = DecodeImage(testing::CorruptPixelsPng(), DecodeLimits{}); });
+  ASSERT_TRUE(b_decoding.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  std::thread tenant_a([&] { icc = DecodeImage(testing::MalformedIccPng(), DecodeLimits{}); });
+  tenant_a.join();
+  tenant_b.join();
+  SetVipsHookForTesting(nullptr);
+  ASSERT_TRUE(icc_failed.HasBeenNotified()) << "the ICC transform did not fail";
+
+  // A broken profile falls back to the plain conversion.
+  ASSERT_TRUE(icc.ok()) << icc.status();
+  EXPECT_EQ(icc->bands(), 3);
+  ASSERT_FALSE(other.ok());
+  const std::string msg(other.status().message());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(msg.find("corrupt or truncated"), std::string::npos) << msg;
+  EXPECT_TRUE(IsValidUtf8(msg)) << msg;
+  EXPECT_EQ(msg.find(testing::IccGarbageSignature()), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("MPE"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("Icc"), std::string::npos) << msg;
+}
+
+// No libvips failure text quotes upload bytes; every decode error is valid
+// UTF-8 (it goes into JSON and webhook payloads). A guard, not a regression
+// test: alone, the ICC text is cleared before the next failure reads it.
+TEST_F(CodecTest, DecodeErrorsAreValidUtf8AndNeverQuoteTheUpload) {
+  const std::string bad_icc = testing::MalformedIccPng();
+  const std::string corrupt = testing::CorruptPixelsPng();
+  for (const std::string& bytes : {bad_icc, corrupt, bad_icc.substr(0, bad_icc.size() - 30)}) {
+    auto r = DecodeImage(bytes, DecodeLimits{});
+    if (r.ok()) continue;
+    const std::string msg(r.status().message());
+    EXPECT_TRUE(IsValidUtf8(msg)) << msg;
+    EXPECT_EQ(msg.find(testing::IccGarbageSignature()), std::string::npos) << msg;
+  }
+}
+
+// Issue 15 (decode bombs): a 690-byte JPEG whose header claimed 6000 x 6000
+// was decoded to 36 megapixels (438 MB peak). A header claiming more pixels
+// than its bytes could hold is refused before any pixel is decoded.
+TEST_F(CodecTest, Issue15JpegClaimingMegapixelsFromAFewBytesIsRefused) {
+  std::string jpeg = Save(Gradient(16, 16), ".jpg", VImage::option()->set("strip", true));
+  const size_t sof = jpeg.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  for (size_t at : {sof + 5, sof + 7}) {  // height, width
+    jpeg[at] = static_cast<char>(6000 >> 8);
+    jpeg[at + 1] = static_cast<char>(6000 & 0xff);
+  }
+  ASSERT_LT(jpeg.size(), 2000u);
+  for (auto status : {ProbeImage(jpeg, DecodeLimits{}).status(), DecodeImage(jpeg, DecodeLimits{}).status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_NE(status.message().find("decode bomb"), absl::string_view::npos) << status;
+  }
+  // Real images are far above the floor: a flat grey 2000 x 2000 JPEG.
+  const std::string flat = Save((VImage::black(2000, 2000) + 128).cast(VIPS_FORMAT_UCHAR), ".jpg");
+  EXPECT_TRUE(DecodeImage(flat, DecodeLimits{}).ok());
+  EXPECT_TRUE(CheckPixelsPerByte("webp", 10, 100'000'000).ok());  // no floor
+  EXPECT_FALSE(CheckPixelsPerByte("png", 10, 200'000).ok());
+}
+
+// Issue 15 (decode bombs): each decode reserves its predicted peak from the
+// process-wide budget; one larger than the whole budget is refused.
+TEST_F(CodecTest, Issue15DecodeDrawsFromTheGlobalBudget) {
+  DecodeBudget& budget = DecodeBudget::Global();
+  const int64_t saved = budget.capacity();
+  budget.SetCapacity(64 * 64 * 4);  // less than a 64 x 64 decode needs
+  auto r = DecodeImage(Save(Gradient(64, 64), ".png"), DecodeLimits{});
+  budget.SetCapacity(saved);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_NE(r.status().message().find("decodes at most"), absl::string_view::npos) << r.status();
+  EXPECT_TRUE(DecodeImage(Save(Gradient(64, 64), ".png"), DecodeLimits{}).ok());
+  EXPECT_EQ(budget.in_use(), 0);
+}
+
+// Issue 15 (decode bombs): the GIF logical screen was checked at submit, but
+// the worker decoded a 30000 x 1000 frame. The decoder checks the size it
+// actually decodes against the side and pixel limits.
+TEST_F(CodecTest, Issue15GifFrameLargerThanItsScreenIsRefused) {
+  std::string gif = Save(Gradient(30000, 1), ".gif");
+  gif[6] = 10;  // logical screen 10 x 10
+  gif[7] = 0;
+  gif[8] = 10;
+  gif[9] = 0;
+  auto r = DecodeImage(gif, DecodeLimits{});
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_NE(r.status().message().find("30000"), absl::string_view::npos) << r.status();
+}
+
+// Issue 15 (encoder limits): JPEG 65,500 and WebP 16,383 pixels per side.
+TEST_F(CodecTest, Issue15EncoderLimitsAreKnownBeforeEncoding) {
+  EXPECT_TRUE(CheckEncodable(ImageFormat::kWebp, 16383, 16383).ok());
+  EXPECT_EQ(CheckEncodable(ImageFormat::kWebp, 16384, 10).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckEncodable(ImageFormat::kJpeg, 65500, 1).ok());
+  EXPECT_EQ(CheckEncodable(ImageFormat::kJpeg, 1, 65501).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckEncodable(ImageFormat::kPng, 100000, 1).ok());
+  auto wide = EncodeImage(Gradient(16384, 1), {.format = ImageFormat::kWebp});
+  ASSERT_EQ(wide.status().code(), absl::StatusCode::kInvalidArgument) << wide.status();
+  EXPECT_NE(wide.status().message().find("webp allows at most 16383"), absl::string_view::npos) << wide.status();
 }
 
 }  // namespace

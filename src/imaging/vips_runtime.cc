@@ -3,12 +3,33 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
-#include "absl/strings/strip.h"
-#include "common/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/utf8.h"
 #include "spdlog/spdlog.h"
 
 namespace imagen::imaging {
+namespace {
+
+absl::Mutex hook_mu;
+std::function<void(std::string_view)>* failure_hook ABSL_GUARDED_BY(hook_mu) = nullptr;
+
+}  // namespace
+
+void SetVipsHookForTesting(std::function<void(std::string_view step)> hook) {
+  absl::MutexLock lock(&hook_mu);
+  delete failure_hook;
+  failure_hook = hook ? new std::function<void(std::string_view)>(std::move(hook)) : nullptr;
+}
+
+void RunVipsHook(std::string_view step) {
+  std::function<void(std::string_view)> hook;
+  {
+    absl::MutexLock lock(&hook_mu);
+    if (failure_hook == nullptr) return;
+    hook = *failure_hook;
+  }
+  hook(step);
+}
 
 absl::Status EnsureVips() {
   static std::once_flag once;
@@ -23,12 +44,22 @@ absl::Status EnsureVips() {
     // threads per pipeline. The operation cache only helps repeated calls on
     // the same file, which a server never makes.
     vips_cache_set_max(0);
+    // libvips keeps one error buffer per process: what one thread's failure
+    // puts there (lcms quotes raw ICC profile bytes from the upload) is read
+    // by whichever thread fails next, another tenant's job included, as its
+    // own error. Freeze it for good: libvips then records nothing, and
+    // imagen's errors say what failed from what imagen knows (VipsError).
+    vips_error_clear();
+    vips_error_freeze();
     // libvips warns on stderr about every odd input ("not enough data",
     // "CRC error"); the caller gets the error as a Status, so keep those
-    // at debug level in imagen's log.
+    // at debug level in imagen's log. They may quote upload bytes: the log
+    // gets them as valid UTF-8.
     g_log_set_handler(
         "VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO),
-        [](const gchar*, GLogLevelFlags, const gchar* message, gpointer) { spdlog::debug("libvips: {}", message); },
+        [](const gchar*, GLogLevelFlags, const gchar* message, gpointer) {
+          spdlog::debug("libvips: {}", ToValidUtf8(message != nullptr ? message : ""));
+        },
         nullptr);
   });
   return status;
@@ -41,14 +72,10 @@ vips::VImage ImageFromMemoryCopy(const void* data, size_t size, int width, int h
   return vips::VImage(image);
 }
 
-absl::Status VipsError(absl::StatusCode code, const std::string& what, const std::string& detail) {
-  std::string msg = absl::StrReplaceAll(detail, {{"\n", "; "}});
-  absl::string_view trimmed = ToAbsl(msg);
-  while (absl::ConsumeSuffix(&trimmed, "; ") || absl::ConsumeSuffix(&trimmed, " ")) {
-  }
-  vips_error_clear();
-  if (trimmed.empty()) return absl::Status(code, what);
-  return absl::Status(code, absl::StrCat(what, ": ", trimmed));
+absl::Status VipsError(absl::StatusCode code, const std::string& what) {
+  RunVipsHook(what);
+  if (code == absl::StatusCode::kInvalidArgument) return absl::Status(code, what);
+  return absl::Status(code, absl::StrCat(what, " failed in libvips"));
 }
 
 }  // namespace imagen::imaging

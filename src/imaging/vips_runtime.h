@@ -1,9 +1,12 @@
 // The one adapter between libvips and imagen: initialises libvips once per
-// process and turns libvips errors (vips::VError, the vips error buffer) into
-// absl::Status. Thread-safe.
+// process (with its process-wide error buffer frozen) and turns libvips
+// failures (vips::VError) into absl::Status with imagen's own, fixed text.
+// Thread-safe.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -21,19 +24,32 @@ absl::Status EnsureVips();
 vips::VImage ImageFromMemoryCopy(const void* data, size_t size, int width, int height, int bands,
                                  VipsBandFormat format);
 
+// Test seam for races on libvips's process-wide state: `hook` runs on the
+// calling thread at points where an interleaving matters: `event` is
+// "decode" when DecodeImage starts decoding pixels (header read), else the
+// step that just failed, before imagen turns it into a Status (e.g.
+// "icc_transform", or VipsTry's `what`). An empty function removes it.
+// Tests only.
+void SetVipsHookForTesting(std::function<void(std::string_view event)> hook);
+// Calls the hook, if any (the adapter and codec.cc call this).
+void RunVipsHook(std::string_view event);
+
 // Status for a libvips failure while doing `what`. libvips reports bad input
 // data (truncated, corrupt) and internal trouble alike, so the caller says
-// which code fits; `detail` is the libvips message, trimmed.
-absl::Status VipsError(absl::StatusCode code, const std::string& what, const std::string& detail);
+// which code fits. The message is `what` (for InvalidArgument, which callers
+// word for the user) or "<what> failed in libvips": never libvips's own
+// text, which lives in a process-wide buffer (see EnsureVips) and may quote
+// upload bytes.
+absl::Status VipsError(absl::StatusCode code, const std::string& what);
 
 // Runs `fn` (which may throw vips::VError) and returns its result, or
-// `code` with a message "<what>: <libvips message>".
+// VipsError(code, what).
 template <typename Fn>
 auto VipsTry(absl::StatusCode code, const std::string& what, Fn&& fn) -> absl::StatusOr<decltype(fn())> {
   try {
     return std::forward<Fn>(fn)();
-  } catch (const vips::VError& e) {
-    return VipsError(code, what, e.what());
+  } catch (const vips::VError&) {
+    return VipsError(code, what);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(what + ": out of memory");
   }
@@ -45,8 +61,8 @@ absl::Status VipsTryVoid(absl::StatusCode code, const std::string& what, Fn&& fn
   try {
     std::forward<Fn>(fn)();
     return absl::OkStatus();
-  } catch (const vips::VError& e) {
-    return VipsError(code, what, e.what());
+  } catch (const vips::VError&) {
+    return VipsError(code, what);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(what + ": out of memory");
   }
