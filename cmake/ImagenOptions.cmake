@@ -15,6 +15,16 @@ if(IMAGEN_SANITIZE)
                                                 $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>)
   target_link_options(imagen_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(IMAGEN_TSAN)
+  if(IMAGEN_SANITIZE)
+    message(FATAL_ERROR "IMAGEN_TSAN and IMAGEN_SANITIZE (ASan) cannot be combined")
+  endif()
+  target_compile_options(imagen_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer
+                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-tsan>
+                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
+                                                $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>)
+  target_link_options(imagen_flags INTERFACE -fsanitize=thread)
+endif()
 if(IMAGEN_THREAD_SAFETY)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "IMAGEN_THREAD_SAFETY needs clang (CXX=clang++)")

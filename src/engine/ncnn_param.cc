@@ -1,7 +1,11 @@
 #include "engine/ncnn_param.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -21,9 +25,12 @@ bool ParseNumber(const std::string& s, int* i, float* f) {
   errno = 0;
   if (LooksFloat(s)) {
     *f = std::strtof(s.c_str(), &end);
+    // An integer view of a float parameter exists only where it fits.
+    if (!std::isfinite(*f) || std::fabs(*f) >= 2147483648.0f) return false;
     *i = static_cast<int>(*f);
   } else {
     long v = std::strtol(s.c_str(), &end, 10);
+    if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return false;
     *i = static_cast<int>(v);
     *f = static_cast<float>(v);
   }
@@ -129,7 +136,8 @@ absl::StatusOr<NcnnParamFile> ParseNcnnParam(std::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat("ncnn param: bad layer/blob counts on line ", line_no));
     }
   }
-  file.layers.reserve(layer_count);
+  // Each layer takes a line, so the text bounds what the header may claim.
+  file.layers.reserve(std::min<size_t>(static_cast<size_t>(layer_count), text.size() / 2 + 1));
   for (int i = 0; i < layer_count; ++i) {
     if (!next_line(&line)) {
       return absl::InvalidArgumentError(
@@ -142,7 +150,7 @@ absl::StatusOr<NcnnParamFile> ParseNcnnParam(std::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat("ncnn param: malformed layer header on line ", line_no));
     }
     std::string where = absl::StrCat("ncnn param line ", line_no, " layer '", layer.name, "' (", layer.type, ")");
-    for (int k = 0; k < nb + nt; ++k) {
+    for (int64_t k = 0; k < int64_t{nb} + nt; ++k) {
       std::string blob;
       if (!(ls >> blob)) return absl::InvalidArgumentError(absl::StrCat(where, ": missing blob names"));
       (k < nb ? layer.bottoms : layer.tops).push_back(blob);

@@ -39,48 +39,71 @@ absl::StatusOr<Tensor> FromTensorProto(const onnx::TensorProto& p) {
     return absl::UnimplementedError(what + ": external data is not supported");
   }
   Shape shape(p.dims().begin(), p.dims().end());
+  // The element count, checked before anything is allocated: a model file
+  // may declare any dims, and the data it carries is what bounds them.
+  // A zero dim makes the tensor empty, but the other dims must still have a
+  // representable product (the tensor code multiplies them all).
+  int64_t nonzero = 1;
+  uint64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) return absl::InvalidArgumentError(what + ": negative dimension");
-  }
-  Tensor t(type, shape);
-  const size_t n = static_cast<size_t>(t.size());
-  if (p.has_raw_data()) {
-    if (p.raw_data().size() != t.bytes()) {
-      return absl::InvalidArgumentError(what + ": raw_data has " + std::to_string(p.raw_data().size()) +
-                                        " bytes, shape " + ShapeToString(shape) + " needs " +
-                                        std::to_string(t.bytes()));
+    if (d == 0) n = 0;
+    if (d != 0 && __builtin_mul_overflow(nonzero, d, &nonzero)) {
+      return absl::InvalidArgumentError(what + ": shape " + ShapeToString(shape) + " overflows");
     }
-    if (n) std::memcpy(t.raw(), p.raw_data().data(), t.bytes());
-    return t;
   }
-  auto check = [&](size_t have) -> absl::Status {
+  if (n != 0) n = static_cast<uint64_t>(nonzero);
+  const uint64_t element_size = DataTypeSize(type);
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(n, element_size, &bytes)) {
+    return absl::InvalidArgumentError(what + ": shape " + ShapeToString(shape) + " overflows");
+  }
+  auto check = [&](uint64_t have) -> absl::Status {
     if (have != n) {
       return absl::InvalidArgumentError(what + ": has " + std::to_string(have) + " values, shape " +
                                         ShapeToString(shape) + " needs " + std::to_string(n));
     }
     return absl::OkStatus();
   };
+  if (p.has_raw_data()) {
+    if (p.raw_data().size() != bytes) {
+      return absl::InvalidArgumentError(what + ": raw_data has " + std::to_string(p.raw_data().size()) +
+                                        " bytes, shape " + ShapeToString(shape) + " needs " + std::to_string(bytes));
+    }
+  } else {
+    switch (type) {
+      case DataType::kFloat32:
+        RETURN_IF_ERROR(check(static_cast<uint64_t>(p.float_data_size())));
+        break;
+      case DataType::kInt64:
+        RETURN_IF_ERROR(check(static_cast<uint64_t>(p.int64_data_size())));
+        break;
+      default:
+        RETURN_IF_ERROR(check(static_cast<uint64_t>(p.int32_data_size())));
+        break;
+    }
+  }
+  Tensor t(type, shape);
+  if (p.has_raw_data()) {
+    if (n) std::memcpy(t.raw(), p.raw_data().data(), t.bytes());
+    return t;
+  }
   switch (type) {
     case DataType::kFloat32:
-      RETURN_IF_ERROR(check(static_cast<size_t>(p.float_data_size())));
       std::copy(p.float_data().begin(), p.float_data().end(), t.data<float>());
       break;
     case DataType::kInt64:
-      RETURN_IF_ERROR(check(static_cast<size_t>(p.int64_data_size())));
       std::copy(p.int64_data().begin(), p.int64_data().end(), t.data<int64_t>());
       break;
     case DataType::kInt32:
-      RETURN_IF_ERROR(check(static_cast<size_t>(p.int32_data_size())));
       std::copy(p.int32_data().begin(), p.int32_data().end(), t.data<int32_t>());
       break;
     case DataType::kFloat16:
-      RETURN_IF_ERROR(check(static_cast<size_t>(p.int32_data_size())));
       for (size_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = static_cast<uint16_t>(p.int32_data(static_cast<int>(i)));
       break;
     case DataType::kInt8:
     case DataType::kUInt8:
     case DataType::kBool:
-      RETURN_IF_ERROR(check(static_cast<size_t>(p.int32_data_size())));
       for (size_t i = 0; i < n; ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(p.int32_data(static_cast<int>(i)));
       break;
   }
