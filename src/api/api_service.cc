@@ -283,7 +283,9 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
   if (!webhook_url.empty()) {
     auto url = jobs::ParseUrl(webhook_url);
     if (!url.ok()) co_return Err(req, Status::unprocessable_entity, "invalid_webhook_url", Msg(url.status()));
-    auto target = jobs::CheckTarget(*url, options_.webhook_policy);
+    // Resolved off this I/O thread (bounded pool, deadline): a slow DNS answer never stalls other requests.
+    auto target = co_await jobs::AsyncCheckTarget(jobs::TargetChecker::Default(), *url, options_.webhook_policy,
+                                                  boost::asio::use_awaitable);
     if (!target.ok()) co_return Err(req, Status::unprocessable_entity, "invalid_webhook_url", Msg(target.status()));
   }
 
