@@ -259,5 +259,46 @@ TEST_F(BuiltinOpsTest, BadImagesAreRefusedByEveryOperation) {
   }
 }
 
+// Issue 15 item 10: style_comic failed with `internal` ("rank: window too
+// large") on 1-pixel-wide or -tall images. Every operation must work on
+// 1x1, 1xN and Nx1 images (and a few other slivers), with and without alpha.
+TEST_F(BuiltinOpsTest, Issue15TinyImagesWorkInEveryOperation) {
+  const std::pair<int, int> sizes[] = {{1, 1}, {1, 9}, {9, 1}, {2, 3}, {1, 60}, {60, 1}, {2, 1}};
+  for (const Operation* op : registry_.List()) {
+    const std::string& name = op->spec().name;
+    for (const auto& [w, h] : sizes) {
+      for (bool alpha : {false, true}) {
+        SCOPED_TRACE(absl::StrCat(name, " ", w, "x", h, alpha ? " with alpha" : ""));
+        testing::NearestUpscaleClient up(2);
+        testing::NearestUpscaleClient same(1, /*crop=*/28);
+        testing::RedKeyMaskClient mask;
+        InferenceClient* client = nullptr;
+        if (name == "upscale") client = &up;
+        if (name == "enhance") client = &same;
+        if (name == "remove_background") client = &mask;
+        auto out = Run(name, Png(Pattern(w, h, alpha)), {{"format", alpha ? "webp" : "jpeg"}}, client);
+        ASSERT_TRUE(out.ok()) << out.status();
+        VImage img = Load(*out);
+        const int scale = name == "upscale" ? 2 : 1;
+        EXPECT_EQ(img.width(), w * scale);
+        EXPECT_EQ(img.height(), h * scale);
+      }
+    }
+  }
+}
+
+// Issue 15 (encoder limits): WebP holds at most 16,383 pixels per side and
+// JPEG 65,500; an upscale whose output cannot be encoded is refused before
+// any model call, not after the work.
+TEST_F(BuiltinOpsTest, Issue15EncoderLimitIsCheckedBeforeTheWork) {
+  testing::NearestUpscaleClient client(4);
+  auto out = Run("upscale", Png(Pattern(4100, 2)), {{"scale", "4"}, {"format", "webp"}}, &client);
+  ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+  EXPECT_NE(out.status().message().find("webp allows at most 16383"), absl::string_view::npos) << out.status();
+  EXPECT_EQ(client.calls, 0);
+  auto png = Run("style_aged", Png(Pattern(16384, 1)), {{"format", "webp"}}, nullptr);
+  ASSERT_EQ(png.status().code(), absl::StatusCode::kInvalidArgument) << png.status();
+}
+
 }  // namespace
 }  // namespace imagen::ops

@@ -61,6 +61,7 @@ class EnhanceOp : public Operation {
     const ModelInfo* model = FindModel(name);
     if (model == nullptr) return absl::InternalError(absl::StrCat("enhance: no model '", name, "' in the catalogue"));
     ASSIGN_OR_RETURN(VImage image, DecodeInput(input, limits_));
+    RETURN_IF_ERROR(CheckPlannedOutput(params, image.width(), image.height(), limits_));
     const bool alpha = image.bands() == 4;
     ASSIGN_OR_RETURN(VImage rgb, imaging::VipsTry(absl::StatusCode::kInternal, "splitting alpha", [&] {
                        return alpha ? image.extract_band(0, VImage::option()->set("n", 3)).copy_memory() : image;

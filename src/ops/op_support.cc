@@ -24,6 +24,13 @@ absl::StatusOr<vips::VImage> DecodeInput(const ImageBlob& input, const imaging::
   return imaging::DecodeImage(input.bytes, limits);
 }
 
+absl::Status CheckPlannedOutput(const ParamValues& params, int64_t width, int64_t height,
+                                const imaging::DecodeLimits& limits) {
+  RETURN_IF_ERROR(imaging::CheckOutputSize(width, height, limits));
+  ASSIGN_OR_RETURN(imaging::ImageFormat format, imaging::ParseImageFormat(params.GetString("format")));
+  return imaging::CheckEncodable(format, width, height);
+}
+
 absl::StatusOr<ImageBlob> EncodeOutput(const vips::VImage& image, const ParamValues& params) {
   imaging::EncodeOptions options;
   ASSIGN_OR_RETURN(options.format, imaging::ParseImageFormat(params.GetString("format")));

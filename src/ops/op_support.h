@@ -20,6 +20,12 @@ std::vector<ParamSpec> OutputParams(const std::string& default_format);
 // Decodes `input` to 8-bit sRGB(A); errors are InvalidArgument.
 absl::StatusOr<vips::VImage> DecodeInput(const ImageBlob& input, const imaging::DecodeLimits& limits);
 
+// Before the work: InvalidArgument when the output an operation will make,
+// width x height, is over the output limit or more than the `format`
+// parameter's encoder can write (JPEG 65,500, WebP 16,383 per side).
+absl::Status CheckPlannedOutput(const ParamValues& params, int64_t width, int64_t height,
+                                const imaging::DecodeLimits& limits);
+
 // Encodes with the `format` and `quality` parameters.
 absl::StatusOr<ImageBlob> EncodeOutput(const vips::VImage& image, const ParamValues& params);
 

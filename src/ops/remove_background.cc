@@ -49,6 +49,7 @@ class RemoveBackgroundOp : public Operation {
                                 const OpContext& ctx) const override {
     if (ctx.inference == nullptr) return absl::FailedPreconditionError("remove_background needs an inference client");
     ASSIGN_OR_RETURN(VImage image, DecodeInput(input, limits_));
+    RETURN_IF_ERROR(CheckPlannedOutput(params, image.width(), image.height(), limits_));
     RETURN_IF_ERROR(CheckCancelled(ctx));
     const ModelInfo* model = FindModel(params.GetString("model"));
     if (model == nullptr) return absl::InternalError("remove_background: model missing from the catalogue");

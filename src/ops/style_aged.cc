@@ -47,6 +47,7 @@ class StyleAgedOp : public Operation {
   absl::StatusOr<ImageBlob> Run(const ImageBlob& input, const ParamValues& params,
                                 const OpContext& ctx) const override {
     ASSIGN_OR_RETURN(VImage image, DecodeInput(input, limits_));
+    RETURN_IF_ERROR(CheckPlannedOutput(params, image.width(), image.height(), limits_));
     RETURN_IF_ERROR(CheckCancelled(ctx));
     ReportProgress(ctx, 0.2);
     AgedOptions options{.strength = params.GetFloat("strength"),

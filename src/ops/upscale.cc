@@ -55,7 +55,7 @@ class UpscaleOp : public Operation {
     const ModelInfo* model = FindModel(name);
     if (model == nullptr) return absl::InternalError(absl::StrCat("upscale: no model '", name, "' in the catalogue"));
     ASSIGN_OR_RETURN(imaging::ImageHeader header, imaging::ProbeImage(input.bytes, limits_));
-    RETURN_IF_ERROR(imaging::CheckOutputSize(int64_t{header.width} * scale, int64_t{header.height} * scale, limits_));
+    RETURN_IF_ERROR(CheckPlannedOutput(params, int64_t{header.width} * scale, int64_t{header.height} * scale, limits_));
     ASSIGN_OR_RETURN(VImage image, DecodeInput(input, limits_));
     ASSIGN_OR_RETURN(VImage out, Upscale(*model, image, scale, ctx));
     return EncodeOutput(out, params);
