@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
+#include <optional>
 
 namespace imagen::engine {
 
@@ -75,7 +77,9 @@ std::shared_ptr<void> RunContext::TakeFromPlanOrPool(size_t bytes) {
 }
 
 Tensor RunContext::Allocate(DataType type, const Shape& shape) {
-  const size_t bytes = static_cast<size_t>(std::max<int64_t>(NumElements(shape), 0)) * DataTypeSize(type);
+  const std::optional<size_t> checked = CheckedByteSize(type, shape);
+  if (!checked) throw std::bad_alloc();
+  const size_t bytes = *checked;
   std::shared_ptr<void> b = Take(bytes);
   void* data = b.get();
   return Tensor::Wrap(type, shape, data, std::move(b));

@@ -1,7 +1,9 @@
 #include "engine/tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -9,6 +11,7 @@
 
 namespace imagen::engine {
 std::shared_ptr<void> AlignedAlloc(size_t bytes) {
+  if (bytes > SIZE_MAX - 64) throw std::bad_alloc();
   const size_t rounded = ((bytes == 0 ? 1 : bytes) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) throw std::bad_alloc();
@@ -63,11 +66,33 @@ std::optional<DataType> DataTypeFromName(std::string_view name) {
 int64_t NumElements(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0) return -1;
-    n *= d;
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
   }
   return n;
 }
+
+std::optional<size_t> CheckedByteSize(DataType type, const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) return 0;
+  }
+  for (int64_t d : shape) {
+    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  }
+  size_t bytes;
+  if (__builtin_mul_overflow(static_cast<size_t>(n), DataTypeSize(type), &bytes)) return std::nullopt;
+  return bytes;
+}
+
+namespace {
+
+size_t ByteSizeOrThrow(DataType type, const Shape& shape) {
+  std::optional<size_t> bytes = CheckedByteSize(type, shape);
+  if (!bytes) throw std::bad_alloc();
+  return *bytes;
+}
+
+}  // namespace
 
 std::string ShapeToString(const Shape& shape) {
   if (shape.empty()) return "scalar";
@@ -99,8 +124,7 @@ Tensor Tensor::Uninitialized(DataType type, Shape shape) {
   Tensor t;
   t.dtype_ = type;
   t.shape_ = std::move(shape);
-  const int64_t n = NumElements(t.shape_);
-  t.bytes_ = static_cast<size_t>(n < 0 ? 0 : n) * DataTypeSize(type);
+  t.bytes_ = ByteSizeOrThrow(type, t.shape_);
   t.buffer_ = AlignedAlloc(t.bytes_);
   t.data_ = t.buffer_.get();
   return t;
@@ -110,7 +134,7 @@ Tensor Tensor::Wrap(DataType type, Shape shape, void* data, std::shared_ptr<void
   Tensor t;
   t.dtype_ = type;
   t.shape_ = std::move(shape);
-  t.bytes_ = static_cast<size_t>(std::max<int64_t>(NumElements(t.shape_), 0)) * DataTypeSize(type);
+  t.bytes_ = ByteSizeOrThrow(type, t.shape_);
   t.data_ = data;
   t.buffer_ = std::move(owner);
   return t;

@@ -29,8 +29,13 @@ std::optional<DataType> DataTypeFromName(std::string_view name);
 // (dynamic, e.g. the batch); a Tensor's shape is always concrete.
 using Shape = std::vector<int64_t>;
 
-// Product of the dimensions (1 for a scalar); -1 if any dimension is dynamic.
+// Product of the dimensions (1 for a scalar); -1 if any dimension is dynamic
+// or the product overflows int64 (checked multiplication).
 int64_t NumElements(const Shape& shape);
+// NumElements * DataTypeSize: 0 for a dynamic shape, nullopt when the product
+// overflows (Tensor allocation then throws std::bad_alloc, which Run reports
+// as ResourceExhausted).
+std::optional<size_t> CheckedByteSize(DataType type, const Shape& shape);
 // "1x3x224x224", "-1x3x1024x1024", "scalar".
 std::string ShapeToString(const Shape& shape);
 // Parses "1x3x224x224" (or comma-separated); rejects negative or empty dims.

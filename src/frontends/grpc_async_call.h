@@ -1,14 +1,18 @@
 // Building blocks of the completion-queue (async API) gRPC server in
 // grpc_frontend.cc: the target of a queue event, the count of live calls that
-// says when the queue may shut down, and a generic unary call.
+// says when the queue may shut down, and a generic unary call whose handler
+// runs on an executor (the queue's thread only moves events), so a slow
+// handler (a model load, an inference) never stalls other calls.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/thread_pool.h"
 #include "frontends/status_map.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/server_context.h"
@@ -73,6 +77,9 @@ class UnaryCall final : public CqTag {
     Handler handle;
     LiveCalls* live;
     bool watch_cancel = false;  // keep call->cancelled() up to date
+    // Where the handler runs; nullptr: on the queue's thread (only for
+    // handlers that never block, e.g. health).
+    ThreadPool* executor = nullptr;
   };
 
   // Requests the next call of `m`, which must outlive its calls.
@@ -84,6 +91,7 @@ class UnaryCall final : public CqTag {
   std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
   Resp* response() { return &response_; }
   void Reply(const absl::Status& s) {
+    replied_.store(true);
     if (s.ok()) {
       responder_.Finish(response_, grpc::Status::OK, this);
     } else {
@@ -97,7 +105,11 @@ class UnaryCall final : public CqTag {
       // The done notification only comes for calls that started.
       if (cancelled_ != nullptr) ++refs_;
       Arm(m_);
-      m_->handle(this);
+      if (m_->executor == nullptr) {
+        RunHandler();
+      } else if (!m_->executor->Submit([this] { RunHandler(); })) {
+        Reply(absl::UnavailableError("the server is shutting down"));
+      }
       return;
     }
     Release();
@@ -111,6 +123,15 @@ class UnaryCall final : public CqTag {
       ctx_.AsyncNotifyWhenDone(&done_op_);
     }
     m_->request(&ctx_, &request_, &responder_, this);
+  }
+
+  // No exception leaves a handler; once it has replied the call may be gone.
+  void RunHandler() {
+    try {
+      m_->handle(this);
+    } catch (const std::exception& e) {
+      if (!replied_.load()) Reply(absl::InternalError(std::string("internal error: ") + e.what()));
+    }
   }
 
   void OnDone(bool) {
@@ -135,6 +156,7 @@ class UnaryCall final : public CqTag {
   OpTag<UnaryCall> done_op_{this, &UnaryCall::OnDone};
   std::shared_ptr<std::atomic<bool>> cancelled_;
   bool started_ = false;
+  std::atomic<bool> replied_{false};
   int refs_ = 1;
 };
 

@@ -1,11 +1,14 @@
 #include "frontends/grpc_frontend.h"
 
+#include <algorithm>
 #include <deque>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/thread_pool.h"
+#include "common/utf8.h"
 #include "common/version.h"
 #include "frontends/grpc_async_call.h"
 #include "frontends/grpc_busy_poll.h"
@@ -31,21 +34,21 @@ using HealthService = grpc::health::v1::Health::AsyncService;
 class StreamCall {
  public:
   static void Arm(InferenceService* service, grpc::ServerCompletionQueue* cq, serving::InferenceServer* server,
-                  LiveCalls* live) {
-    new StreamCall(service, cq, server, live);
+                  LiveCalls* live, ThreadPool* executor) {
+    new StreamCall(service, cq, server, live, executor);
   }
 
  private:
   StreamCall(InferenceService* service, grpc::ServerCompletionQueue* cq, serving::InferenceServer* server,
-             LiveCalls* live)
-      : service_(service), cq_(cq), server_(server), live_(live), stream_(&ctx_) {
+             LiveCalls* live, ThreadPool* executor)
+      : service_(service), cq_(cq), server_(server), live_(live), executor_(executor), stream_(&ctx_) {
     live_->Add();
     service_->RequestModelStreamInfer(&ctx_, &stream_, cq_, cq_, &started_op_);
   }
 
   void OnStarted(bool ok) {
     if (!ok) return Delete();
-    Arm(service_, cq_, server_, live_);
+    Arm(service_, cq_, server_, live_, executor_);
     absl::MutexLock l(&mu_);
     reading_ = true;
     stream_.Read(&request_, &read_op_);
@@ -72,8 +75,14 @@ class StreamCall {
     if (!r.ok()) {
       Complete(r.status());
     } else {
-      server_->InferAsync(std::move(*r),
-                          [this](absl::StatusOr<serving::InferResponse> result) { Complete(std::move(result)); });
+      // The inference starts on the executor: a short model may run on the
+      // thread that calls InferAsync, which must not be the queue's.
+      auto request = std::make_shared<serving::InferRequest>(std::move(*r));
+      bool queued = executor_->Submit([this, request] {
+        server_->InferAsync(std::move(*request),
+                            [this](absl::StatusOr<serving::InferResponse> result) { Complete(std::move(result)); });
+      });
+      if (!queued) Complete(absl::UnavailableError("the server is shutting down"));
     }
     absl::MutexLock l(&mu_);
     request_.Clear();
@@ -152,6 +161,7 @@ class StreamCall {
   grpc::ServerCompletionQueue* cq_;
   serving::InferenceServer* server_;
   LiveCalls* live_;
+  ThreadPool* executor_;
   grpc::ServerContext ctx_;
   grpc::ServerAsyncReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest> stream_;
   OpTag<StreamCall> started_op_{this, &StreamCall::OnStarted};
@@ -170,6 +180,24 @@ class StreamCall {
   bool finish_sent_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Triton's load parameters over gRPC: "config" (string_param, JSON) and
+// "file:<path>" (bytes_param); anything else is refused, never ignored.
+absl::StatusOr<serving::ModelLoadOverrides> LoadOverridesFromProto(const inference::RepositoryModelLoadRequest& req) {
+  serving::ModelLoadOverrides o;
+  for (const auto& [key, p] : req.parameters()) {
+    if (key == "config" && p.has_string_param()) {
+      o.config_json = p.string_param();
+    } else if (key.rfind("file:", 0) == 0 && p.has_bytes_param()) {
+      o.files[key.substr(5)] = p.bytes_param();
+    } else {
+      return absl::InvalidArgumentError(
+          ToValidUtf8(absl::StrCat("unsupported load parameter '", key,
+                                   "' (supported: 'config' as string_param and 'file:<path>' as bytes_param)")));
+    }
+  }
+  return o;
+}
+
 }  // namespace
 
 // gRPC 1.51's callback API runs every callback on two "nexting" threads that
@@ -185,6 +213,9 @@ struct GrpcFrontend::Impl {
   std::unique_ptr<grpc::ServerCompletionQueue> cq;
   std::thread cq_thread;
   LiveCalls live;
+  // Handlers run here, never on cq_thread: inference and metadata on
+  // `handlers`, repository load/unload (which may take long) on `control`.
+  std::unique_ptr<ThreadPool> handlers, control;
   std::vector<std::shared_ptr<const void>> methods;  // UnaryCall<...>::Method
   int port = 0;
 
@@ -194,13 +225,13 @@ struct GrpcFrontend::Impl {
   void Serve(Svc* service,
              void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
                                    grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-             typename UnaryCall<Req, Resp>::Handler handle, bool watch_cancel = false) {
+             typename UnaryCall<Req, Resp>::Handler handle, ThreadPool* executor, bool watch_cancel = false) {
     using Call = UnaryCall<Req, Resp>;
     grpc::ServerCompletionQueue* q = cq.get();
     auto bound = [service, request, q](grpc::ServerContext* ctx, Req* req, grpc::ServerAsyncResponseWriter<Resp>* w,
                                        void* tag) { (service->*request)(ctx, req, w, q, q, tag); };
-    auto m =
-        std::make_shared<typename Call::Method>(typename Call::Method{bound, std::move(handle), &live, watch_cancel});
+    auto m = std::make_shared<typename Call::Method>(
+        typename Call::Method{bound, std::move(handle), &live, watch_cancel, executor});
     Call::Arm(m.get());
     methods.push_back(std::move(m));
   }
@@ -210,10 +241,13 @@ struct GrpcFrontend::Impl {
   void ServeNow(Svc* service,
                 void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
                                       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-                std::function<absl::Status(const Req&, Resp*)> handle) {
-    Serve(service, request, [handle = std::move(handle)](UnaryCall<Req, Resp>* call) {
-      call->Reply(handle(*call->request(), call->response()));
-    });
+                std::function<absl::Status(const Req&, Resp*)> handle, ThreadPool* executor) {
+    Serve(
+        service, request,
+        [handle = std::move(handle)](UnaryCall<Req, Resp>* call) {
+          call->Reply(handle(*call->request(), call->response()));
+        },
+        executor);
   }
 
   void ServeAll();
@@ -228,19 +262,22 @@ void GrpcFrontend::Impl::ServeAll() {
                [s](const inf::ServerLiveRequest&, inf::ServerLiveResponse* resp) {
                  resp->set_live(s->Live());
                  return absl::OkStatus();
-               }));
+               }),
+           nullptr);
   ServeNow(&inference, &S::RequestServerReady,
            std::function<absl::Status(const inf::ServerReadyRequest&, inf::ServerReadyResponse*)>(
                [s](const inf::ServerReadyRequest&, inf::ServerReadyResponse* resp) {
                  resp->set_ready(s->Ready());
                  return absl::OkStatus();
-               }));
+               }),
+           nullptr);
   ServeNow(&inference, &S::RequestModelReady,
            std::function<absl::Status(const inf::ModelReadyRequest&, inf::ModelReadyResponse*)>(
                [s](const inf::ModelReadyRequest& req, inf::ModelReadyResponse* resp) {
                  resp->set_ready(s->ModelReady(req.name(), req.version()).ok());
                  return absl::OkStatus();
-               }));
+               }),
+           handlers.get());
   ServeNow(&inference, &S::RequestServerMetadata,
            std::function<absl::Status(const inf::ServerMetadataRequest&, inf::ServerMetadataResponse*)>(
                [](const inf::ServerMetadataRequest&, inf::ServerMetadataResponse* resp) {
@@ -250,21 +287,24 @@ void GrpcFrontend::Impl::ServeAll() {
                    resp->add_extensions(e);
                  }
                  return absl::OkStatus();
-               }));
+               }),
+           handlers.get());
   ServeNow(&inference, &S::RequestModelMetadata,
            std::function<absl::Status(const inf::ModelMetadataRequest&, inf::ModelMetadataResponse*)>(
                [s](const inf::ModelMetadataRequest& req, inf::ModelMetadataResponse* resp) {
                  auto md = s->Metadata(req.name(), req.version());
                  if (md.ok()) ToProto(*md, resp);
                  return md.status();
-               }));
+               }),
+           handlers.get());
   ServeNow(&inference, &S::RequestModelConfig,
            std::function<absl::Status(const inf::ModelConfigRequest&, inf::ModelConfigResponse*)>(
                [s](const inf::ModelConfigRequest& req, inf::ModelConfigResponse* resp) {
                  auto c = s->Config(req.name(), req.version());
                  if (c.ok()) *resp->mutable_config() = *c;
                  return c.status();
-               }));
+               }),
+           handlers.get());
   ServeNow(&inference, &S::RequestModelStatistics,
            std::function<absl::Status(const inf::ModelStatisticsRequest&, inf::ModelStatisticsResponse*)>(
                [s](const inf::ModelStatisticsRequest& req, inf::ModelStatisticsResponse* resp) {
@@ -273,7 +313,8 @@ void GrpcFrontend::Impl::ServeAll() {
                    for (const auto& st : *stats) ToProto(st, resp->add_model_stats());
                  }
                  return stats.status();
-               }));
+               }),
+           handlers.get());
   ServeNow(&inference, &S::RequestRepositoryIndex,
            std::function<absl::Status(const inf::RepositoryIndexRequest&, inf::RepositoryIndexResponse*)>(
                [s](const inf::RepositoryIndexRequest& req, inf::RepositoryIndexResponse* resp) {
@@ -285,7 +326,8 @@ void GrpcFrontend::Impl::ServeAll() {
                    m->set_reason(e.reason);
                  }
                  return absl::OkStatus();
-               }));
+               }),
+           handlers.get());
   auto explicit_only = [s]() -> absl::Status {
     if (s->options().control_mode == serving::ModelControlMode::kExplicit) return absl::OkStatus();
     return absl::UnavailableError("explicit model load / unload is not allowed if polling is enabled");
@@ -294,14 +336,24 @@ void GrpcFrontend::Impl::ServeAll() {
            std::function<absl::Status(const inf::RepositoryModelLoadRequest&, inf::RepositoryModelLoadResponse*)>(
                [s, explicit_only](const inf::RepositoryModelLoadRequest& req, inf::RepositoryModelLoadResponse*) {
                  absl::Status allowed = explicit_only();
-                 return allowed.ok() ? s->LoadModel(req.model_name()) : allowed;
-               }));
+                 if (!allowed.ok()) return allowed;
+                 auto overrides = LoadOverridesFromProto(req);
+                 return overrides.ok() ? s->LoadModel(req.model_name(), *overrides) : overrides.status();
+               }),
+           control.get());
   ServeNow(&inference, &S::RequestRepositoryModelUnload,
            std::function<absl::Status(const inf::RepositoryModelUnloadRequest&, inf::RepositoryModelUnloadResponse*)>(
                [s, explicit_only](const inf::RepositoryModelUnloadRequest& req, inf::RepositoryModelUnloadResponse*) {
                  absl::Status allowed = explicit_only();
-                 return allowed.ok() ? s->UnloadModel(req.model_name()) : allowed;
-               }));
+                 if (!allowed.ok()) return allowed;
+                 for (const auto& [key, p] : req.parameters()) {
+                   if (key == "unload_dependents" && p.has_bool_param() && !p.bool_param()) continue;
+                   return absl::InvalidArgumentError(ToValidUtf8(absl::StrCat(
+                       "unsupported unload parameter '", key, "' (only unload_dependents: false is supported)")));
+                 }
+                 return s->UnloadModel(req.model_name());
+               }),
+           control.get());
   using InferCall = UnaryCall<inf::ModelInferRequest, inf::ModelInferResponse>;
   Serve(&inference, &S::RequestModelInfer, InferCall::Handler([s](InferCall* call) {
     auto r = FromProto(call->request());
@@ -312,8 +364,8 @@ void GrpcFrontend::Impl::ServeAll() {
       call->Reply(result.status());
     });
   }),
-        /*watch_cancel=*/true);
-  StreamCall::Arm(&inference, cq.get(), server, &live);
+        handlers.get(), /*watch_cancel=*/true);
+  StreamCall::Arm(&inference, cq.get(), server, &live, handlers.get());
 
   namespace hv = grpc::health::v1;
   ServeNow(&health, &HealthService::RequestCheck,
@@ -324,7 +376,8 @@ void GrpcFrontend::Impl::ServeAll() {
                  }
                  resp->set_status(s->Ready() ? hv::HealthCheckResponse::SERVING : hv::HealthCheckResponse::NOT_SERVING);
                  return absl::OkStatus();
-               }));
+               }),
+           nullptr);
 }
 
 GrpcFrontend::GrpcFrontend(serving::InferenceServer* server, GrpcOptions options) : impl_(new Impl) {
@@ -356,6 +409,10 @@ absl::Status GrpcFrontend::Start() {
     }
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", address, " (port in use?)"));
   }
+  int threads = impl_->options.handler_threads > 0 ? impl_->options.handler_threads
+                                                   : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  impl_->handlers = std::make_unique<ThreadPool>(threads, "grpc-handlers");
+  impl_->control = std::make_unique<ThreadPool>(2, "grpc-control");
   impl_->ServeAll();
   impl_->cq_thread = std::thread([cq = impl_->cq.get()] {
     void* tag;
@@ -377,6 +434,8 @@ void GrpcFrontend::Stop(absl::Duration grace) {
   impl_->cq->Shutdown();
   impl_->cq_thread.join();
   impl_->grpc_server.reset();
+  impl_->handlers->Shutdown();
+  impl_->control->Shutdown();
 }
 
 }  // namespace imagen::frontends

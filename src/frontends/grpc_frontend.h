@@ -1,8 +1,11 @@
 // KServe v2 gRPC frontend (service inference.GRPCInferenceService, as Triton
 // serves it) plus grpc.health.v1 Check, on the async (completion-queue) API
-// with one thread draining the queue. Thin: each method converts, calls one
-// InferenceServer API and converts back; inferences answer from whichever
-// thread completes them. Start/Stop from one thread.
+// with one thread draining the queue that only moves events: handlers run on
+// an executor (inference and metadata) or a separate one (repository
+// load/unload), so a long load never freezes health checks or inference.
+// Thin: each method converts, calls one InferenceServer API and converts
+// back; inferences answer from whichever thread completes them. Start/Stop
+// from one thread.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@ struct GrpcOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8001;  // 0 picks a free port
   int max_message_bytes = 256 << 20;
+  int handler_threads = 0;  // inference/metadata handler threads; 0: max(2, cores)
 };
 
 class GrpcFrontend {

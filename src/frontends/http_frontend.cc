@@ -30,7 +30,44 @@ Response Json(const Request& req, unsigned code, std::string body) {
 }
 
 Response Error(const Request& req, const absl::Status& s) {
-  return Json(req, HttpCodeFor(s.code()), ErrorJson(std::string(s.message())));
+  return Json(req, HttpCodeFor(s), ErrorJson(std::string(s.message())));
+}
+
+// No exception (bad_alloc, a library's throw) leaves a handler: it becomes a
+// KServe-shaped 500 (400 for what the JSON library rejects).
+Response FromException(const Request& req, const std::exception& e) {
+  bool json_error = dynamic_cast<const nlohmann::json::exception*>(&e) != nullptr;
+  return Error(req, json_error ? absl::InvalidArgumentError(absl::StrCat("invalid request: ", e.what()))
+                               : absl::InternalError(absl::StrCat("internal error: ", e.what())));
+}
+
+http::SyncHandler Guarded(http::SyncHandler fn) {
+  return [fn = std::move(fn)](const Request& req, const RequestContext& ctx) -> Response {
+    try {
+      return fn(req, ctx);
+    } catch (const std::exception& e) {
+      return FromException(req, e);
+    }
+  };
+}
+
+http::Handler Guarded(http::Handler fn) {
+  return [fn = std::move(fn)](Request& req, RequestContext& ctx,
+                              http::ResponseStream& stream) -> asio::awaitable<Response> {
+    std::optional<Response> failed;
+    try {
+      co_return co_await fn(req, ctx, stream);
+    } catch (const std::exception& e) {
+      failed = FromException(req, e);
+    }
+    co_return std::move(*failed);
+  };
+}
+
+// The request body as a JSON object; an empty body is `{}`.
+absl::StatusOr<nlohmann::json> JsonBody(const Request& req, std::string_view what) {
+  if (req.body().find_first_not_of(" \t\r\n") == std::string::npos) return nlohmann::json::object();
+  return ParseJsonObject(req.body(), what);
 }
 
 std::string Param(const RequestContext& ctx, const char* key) {
@@ -69,103 +106,154 @@ absl::StatusOr<std::string> Body(const Request& req, uint64_t limit) {
   return Decompress(req.body(), enc, limit);
 }
 
+void AddSync(http::Router& r, http::Verb verb, std::string pattern, http::SyncHandler fn) {
+  r.AddSync(verb, std::move(pattern), Guarded(std::move(fn)));
+}
+
+void Add(http::Router& r, http::Verb verb, std::string pattern, http::Handler fn) {
+  r.Add(verb, std::move(pattern), Guarded(std::move(fn)));
+}
+
+// Routes for every path the KServe routes do not serve (up to
+// kMaxFallbackSegments segments, the common verbs), answering 404 or 405 in
+// the KServe shape {"error":"..."} instead of the router's REST shape.
+constexpr int kMaxFallbackSegments = 16;
+
+void AddKServeFallbacks(http::Router& r) {
+  auto known = std::make_shared<const http::Router>(r);
+  auto unrouted = [known](const Request& req, const RequestContext&) {
+    RequestContext scratch;
+    http::Status error = http::Status::not_found;
+    (void)known->Match(req, scratch, error);
+    std::string what = error == http::Status::not_found ? "no such path: " : "method not allowed on: ";
+    std::string_view target = req.target();
+    constexpr size_t kMaxEcho = 200;
+    std::string echo(target.substr(0, kMaxEcho));
+    if (target.size() > kMaxEcho) echo += "...";
+    return http::KServeErrorResponse(req, error, what + echo);
+  };
+  for (http::Verb verb : {http::Verb::get, http::Verb::post, http::Verb::put, http::Verb::delete_, http::Verb::patch,
+                          http::Verb::options}) {
+    std::string pattern;
+    for (int n = 0; n <= kMaxFallbackSegments; ++n) {
+      r.AddSync(verb, pattern.empty() ? "/" : pattern, unrouted);
+      pattern += "/{s" + std::to_string(n) + "}";
+    }
+  }
+}
+
 void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::string& base, uint64_t limit) {
-  r.AddSync(http::Verb::get, base, [s](const Request& req, const RequestContext& ctx) {
+  AddSync(r, http::Verb::get, base, [s](const Request& req, const RequestContext& ctx) {
     auto md = s->Metadata(Param(ctx, "m"), Param(ctx, "v"));
     return md.ok() ? Json(req, 200, MetadataJson(*md)) : Error(req, md.status());
   });
-  r.AddSync(http::Verb::get, base + "/ready", [s](const Request& req, const RequestContext& ctx) {
+  AddSync(r, http::Verb::get, base + "/ready", [s](const Request& req, const RequestContext& ctx) {
     absl::Status st = s->ModelReady(Param(ctx, "m"), Param(ctx, "v"));
     return st.ok() ? Json(req, 200, "") : Error(req, absl::Status(absl::StatusCode::kInvalidArgument, st.message()));
   });
-  r.AddSync(http::Verb::get, base + "/config", [s](const Request& req, const RequestContext& ctx) {
+  AddSync(r, http::Verb::get, base + "/config", [s](const Request& req, const RequestContext& ctx) {
     auto c = s->Config(Param(ctx, "m"), Param(ctx, "v"));
     return c.ok() ? Json(req, 200, ConfigJson(*c)) : Error(req, c.status());
   });
-  r.AddSync(http::Verb::get, base + "/stats", [s](const Request& req, const RequestContext& ctx) {
+  AddSync(r, http::Verb::get, base + "/stats", [s](const Request& req, const RequestContext& ctx) {
     auto st = s->Statistics(Param(ctx, "m"), Param(ctx, "v"));
     return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
   });
-  r.Add(http::Verb::post, base + "/infer",
-        [s, limit](Request& req, RequestContext& ctx, http::ResponseStream&) -> asio::awaitable<Response> {
-          auto body = Body(req, limit);
-          if (!body.ok()) co_return Error(req, body.status());
-          std::optional<size_t> header_length;
-          if (auto it = req.find("Inference-Header-Content-Length"); it != req.end()) {
-            size_t n;
-            if (!absl::SimpleAtoi(ToAbsl(std::string_view(it->value().data(), it->value().size())), &n)) {
-              co_return Error(req, absl::InvalidArgumentError("invalid Inference-Header-Content-Length"));
-            }
-            header_length = n;
+  Add(r, http::Verb::post, base + "/infer",
+      [s, limit](Request& req, RequestContext& ctx, http::ResponseStream&) -> asio::awaitable<Response> {
+        auto body = Body(req, limit);
+        if (!body.ok()) co_return Error(req, body.status());
+        std::optional<size_t> header_length;
+        if (auto it = req.find("Inference-Header-Content-Length"); it != req.end()) {
+          size_t n;
+          if (!absl::SimpleAtoi(ToAbsl(std::string_view(it->value().data(), it->value().size())), &n)) {
+            co_return Error(req, absl::InvalidArgumentError("invalid Inference-Header-Content-Length"));
           }
-          bool binary_default = false;
-          std::vector<std::string> binary_outputs, json_outputs;
-          auto parsed = ParseInferRequest(*body, header_length, Param(ctx, "m"), Param(ctx, "v"), &binary_default,
-                                          &binary_outputs, &json_outputs);
-          if (!parsed.ok()) co_return Error(req, parsed.status());
-          auto result = co_await AwaitInfer(s, std::move(*parsed));
-          if (!result.ok()) co_return Error(req, result.status());
-          EncodedResponse enc = EncodeInferResponse(*result, binary_default, binary_outputs, json_outputs);
-          Response res = http::MakeResponse(req, http::Status::ok, std::move(enc.body),
-                                            enc.header_length ? "application/octet-stream" : "application/json");
-          if (enc.header_length) res.set("Inference-Header-Content-Length", std::to_string(*enc.header_length));
-          if (auto it = req.find("Accept-Encoding"); it != req.end()) {
-            std::string accept(it->value().data(), it->value().size());
-            std::string enc_name = accept.find("gzip") != std::string::npos      ? "gzip"
-                                   : accept.find("deflate") != std::string::npos ? "deflate"
-                                                                                 : "";
-            if (!enc_name.empty()) {
-              auto z = Compress(res.body(), enc_name);
-              if (z.ok()) {
-                res.body() = std::move(*z);
-                res.set("Content-Encoding", enc_name);
-                res.prepare_payload();
-              }
+          header_length = n;
+        }
+        bool binary_default = false;
+        std::vector<std::string> binary_outputs, json_outputs;
+        auto parsed = ParseInferRequest(*body, header_length, Param(ctx, "m"), Param(ctx, "v"), &binary_default,
+                                        &binary_outputs, &json_outputs);
+        if (!parsed.ok()) co_return Error(req, parsed.status());
+        auto result = co_await AwaitInfer(s, std::move(*parsed));
+        if (!result.ok()) co_return Error(req, result.status());
+        EncodedResponse enc = EncodeInferResponse(*result, binary_default, binary_outputs, json_outputs);
+        Response res = http::MakeResponse(req, http::Status::ok, std::move(enc.body),
+                                          enc.header_length ? "application/octet-stream" : "application/json");
+        if (enc.header_length) res.set("Inference-Header-Content-Length", std::to_string(*enc.header_length));
+        if (auto it = req.find("Accept-Encoding"); it != req.end()) {
+          std::string accept(it->value().data(), it->value().size());
+          std::string enc_name = accept.find("gzip") != std::string::npos      ? "gzip"
+                                 : accept.find("deflate") != std::string::npos ? "deflate"
+                                                                               : "";
+          if (!enc_name.empty()) {
+            auto z = Compress(res.body(), enc_name);
+            if (z.ok()) {
+              res.body() = std::move(*z);
+              res.set("Content-Encoding", enc_name);
+              res.prepare_payload();
             }
           }
-          co_return res;
-        });
+        }
+        co_return res;
+      });
 }
 
 }  // namespace
 
 http::Router KServeHttpRouter(serving::InferenceServer* s, uint64_t body_limit) {
   http::Router r;
-  r.AddSync(http::Verb::get, "/v2/health/live",
-            [s](const Request& req, const RequestContext&) { return Json(req, s->Live() ? 200 : 400, ""); });
-  r.AddSync(http::Verb::get, "/v2/health/ready",
-            [s](const Request& req, const RequestContext&) { return Json(req, s->Ready() ? 200 : 400, ""); });
-  r.AddSync(http::Verb::get, "/v2",
-            [](const Request& req, const RequestContext&) { return Json(req, 200, ServerMetadataJson()); });
-  r.AddSync(http::Verb::get, "/v2/models/stats", [s](const Request& req, const RequestContext&) {
+  AddSync(r, http::Verb::get, "/v2/health/live",
+          [s](const Request& req, const RequestContext&) { return Json(req, s->Live() ? 200 : 400, ""); });
+  AddSync(r, http::Verb::get, "/v2/health/ready",
+          [s](const Request& req, const RequestContext&) { return Json(req, s->Ready() ? 200 : 400, ""); });
+  AddSync(r, http::Verb::get, "/v2",
+          [](const Request& req, const RequestContext&) { return Json(req, 200, ServerMetadataJson()); });
+  AddSync(r, http::Verb::get, "/v2/models/stats", [s](const Request& req, const RequestContext&) {
     auto st = s->Statistics("", "");
     return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
   });
   AddModelRoutes(r, s, "/v2/models/{m}", body_limit);
   AddModelRoutes(r, s, "/v2/models/{m}/versions/{v}", body_limit);
-  r.AddSync(http::Verb::post, "/v2/repository/index", [s](const Request& req, const RequestContext&) {
-    bool ready = req.body().find("\"ready\":true") != std::string::npos ||
-                 req.body().find("\"ready\": true") != std::string::npos;
+  AddSync(r, http::Verb::post, "/v2/repository/index", [s](const Request& req, const RequestContext&) {
+    auto body = JsonBody(req, "repository index request");
+    if (!body.ok()) return Error(req, body.status());
+    bool ready = false;
+    if (body->contains("ready")) {
+      if (!(*body)["ready"].is_boolean()) {
+        return Error(req, absl::InvalidArgumentError("repository index request: 'ready' must be a boolean"));
+      }
+      ready = (*body)["ready"].get<bool>();
+    }
     return Json(req, 200, IndexJson(s->RepositoryIndex(ready)));
   });
   for (const char* action : {"load", "unload"}) {
     bool load = std::string(action) == "load";
-    r.AddSync(http::Verb::post, absl::StrCat("/v2/repository/models/{m}/", action),
-              [s, load](const Request& req, const RequestContext& ctx) {
-                if (s->options().control_mode != serving::ModelControlMode::kExplicit) {
-                  return Error(
-                      req, absl::UnavailableError("explicit model load / unload is not allowed if polling is enabled"));
-                }
-                absl::Status st = load ? s->LoadModel(Param(ctx, "m")) : s->UnloadModel(Param(ctx, "m"));
-                return st.ok() ? Json(req, 200, "") : Error(req, st);
-              });
+    AddSync(r, http::Verb::post, absl::StrCat("/v2/repository/models/{m}/", action),
+            [s, load](const Request& req, const RequestContext& ctx) {
+              if (s->options().control_mode != serving::ModelControlMode::kExplicit) {
+                return Error(
+                    req, absl::UnavailableError("explicit model load / unload is not allowed if polling is enabled"));
+              }
+              absl::Status st;
+              if (load) {
+                auto overrides = ParseLoadRequest(req.body());
+                st = overrides.ok() ? s->LoadModel(Param(ctx, "m"), *overrides) : overrides.status();
+              } else {
+                st = ParseUnloadRequest(req.body());
+                if (st.ok()) st = s->UnloadModel(Param(ctx, "m"));
+              }
+              return st.ok() ? Json(req, 200, "") : Error(req, st);
+            });
   }
+  AddKServeFallbacks(r);
   return r;
 }
 
 http::Router MetricsRouter(serving::InferenceServer* s) {
   http::Router r;
-  r.AddSync(http::Verb::get, "/metrics", [s](const Request& req, const RequestContext&) {
+  AddSync(r, http::Verb::get, "/metrics", [s](const Request& req, const RequestContext&) {
     auto st = s->Statistics("", "");
     return http::MakeResponse(req, http::Status::ok,
                               RenderMetrics(st.ok() ? *st : std::vector<serving::ModelStatsSnapshot>{}),

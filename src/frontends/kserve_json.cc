@@ -1,10 +1,17 @@
 #include "frontends/kserve_json.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <set>
+#include <type_traits>
+#include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/utf8.h"
 #include "common/version.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -14,11 +21,62 @@ namespace {
 
 using json = nlohmann::json;
 
-void Flatten(const json& j, std::vector<const json*>* out) {
-  if (j.is_array()) {
-    for (const auto& x : j) Flatten(x, out);
+// Dumps with invalid UTF-8 replaced by U+FFFD instead of throwing
+// (type_error 316): BYTES outputs and folder names need not be UTF-8.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// The leaves of a (nested) "data" array in row-major order, without
+// recursion (the nesting depth is bounded by JsonDepthExceeds already, but
+// the walk must not depend on it).
+void Flatten(const json& root, std::vector<const json*>* out) {
+  if (!root.is_array()) {
+    out->push_back(&root);
+    return;
+  }
+  std::vector<std::pair<const json*, size_t>> stack{{&root, 0}};
+  while (!stack.empty()) {
+    auto& [node, index] = stack.back();
+    if (index == node->size()) {
+      stack.pop_back();
+      continue;
+    }
+    const json& child = (*node)[index++];
+    if (child.is_array()) {
+      stack.emplace_back(&child, 0);
+    } else {
+      out->push_back(&child);
+    }
+  }
+}
+
+template <typename T>
+bool JsonToNumber(const json& v, T* out) {
+  if (v.is_boolean()) {
+    *out = static_cast<T>(v.get<bool>());
+    return true;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) return false;
+    double d = v.get<double>();
+    if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<T>::max())) {
+      d = d > 0 ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+    }
+    *out = static_cast<T>(d);
+    return true;
   } else {
-    out->push_back(&j);
+    if (v.is_number_unsigned()) {
+      uint64_t u = v.get<uint64_t>();
+      if (!std::in_range<T>(u)) return false;
+      *out = static_cast<T>(u);
+      return true;
+    }
+    if (v.is_number_integer()) {
+      int64_t i = v.get<int64_t>();
+      if (!std::in_range<T>(i)) return false;
+      *out = static_cast<T>(i);
+      return true;
+    }
+    return false;
   }
 }
 
@@ -27,12 +85,9 @@ absl::Status AppendNumbers(const std::vector<const json*>& values, const std::st
   out->reserve(values.size() * sizeof(T));
   for (const json* v : values) {
     T x;
-    if (v->is_number()) {
-      x = v->get<T>();
-    } else if (v->is_boolean()) {
-      x = static_cast<T>(v->get<bool>());
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unable to parse 'data' of input '", name, "': expected numbers"));
+    if (!JsonToNumber(*v, &x)) {
+      return absl::InvalidArgumentError(absl::StrCat("unable to parse 'data' of input '", name, "': expected ",
+                                                     std::is_floating_point_v<T> ? "numbers" : "integers in range"));
     }
     out->append(reinterpret_cast<const char*>(&x), sizeof(T));
   }
@@ -116,12 +171,21 @@ json RawToJson(const serving::Tensor& t) {
   return out;
 }
 
-bool ParamInt(const json& params, const char* key, uint64_t* out) {
-  if (!params.is_object() || !params.contains(key)) return false;
+// Reads parameters[key] as a non-negative integer into *out when present;
+// any other value is an error (never silently ignored).
+absl::Status ParamInt(const json& params, const char* key, uint64_t* out, bool* present = nullptr) {
+  if (present != nullptr) *present = false;
+  if (!params.is_object() || !params.contains(key)) return absl::OkStatus();
   const json& v = params[key];
-  if (!v.is_number_integer() || v.get<int64_t>() < 0) return false;
-  *out = v.get<uint64_t>();
-  return true;
+  if (v.is_number_unsigned()) {
+    *out = v.get<uint64_t>();
+  } else if (v.is_number_integer() && v.get<int64_t>() >= 0) {
+    *out = static_cast<uint64_t>(v.get<int64_t>());
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("parameter '", key, "' must be a non-negative integer"));
+  }
+  if (present != nullptr) *present = true;
+  return absl::OkStatus();
 }
 
 // Triton prints 64-bit integers of the config as JSON numbers.
@@ -145,22 +209,17 @@ void FixInts(json& j, bool convert) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body, std::optional<size_t> header_length,
-                                                        const std::string& model, const std::string& version,
-                                                        bool* binary_outputs_default,
-                                                        std::vector<std::string>* binary_outputs,
-                                                        std::vector<std::string>* json_outputs) {
+absl::StatusOr<serving::InferRequest> ParseInferRequestOrThrow(
+    const std::string& body, std::optional<size_t> header_length, const std::string& model, const std::string& version,
+    bool* binary_outputs_default, std::vector<std::string>* binary_outputs, std::vector<std::string>* json_outputs) {
   size_t json_len = header_length.value_or(body.size());
   if (json_len > body.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("Inference-Header-Content-Length ", json_len, " exceeds the body size ", body.size()));
   }
-  json j = json::parse(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(json_len), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError("failed to parse the request JSON buffer: not a valid JSON object");
-  }
+  auto parsed = ParseJsonObject(std::string_view(body).substr(0, json_len), "request");
+  if (!parsed.ok()) return parsed.status();
+  const json& j = *parsed;
   serving::InferRequest r;
   r.model_name = model;
   r.model_version = version;
@@ -168,9 +227,10 @@ absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body,
   *binary_outputs_default = false;
   if (j.contains("parameters")) {
     const json& p = j["parameters"];
-    ParamInt(p, "priority", &r.priority);
-    ParamInt(p, "timeout", &r.timeout_us);
-    if (p.is_object() && p.contains("binary_data_output") && p["binary_data_output"].is_boolean()) {
+    if (!p.is_object()) return absl::InvalidArgumentError("request 'parameters' must be an object");
+    RETURN_IF_ERROR(ParamInt(p, "priority", &r.priority));
+    RETURN_IF_ERROR(ParamInt(p, "timeout", &r.timeout_us));
+    if (p.contains("binary_data_output") && p["binary_data_output"].is_boolean()) {
       *binary_outputs_default = p["binary_data_output"].get<bool>();
     }
   }
@@ -187,13 +247,19 @@ absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body,
     t.name = in["name"].get<std::string>();
     t.datatype = in["datatype"].get<std::string>();
     for (const json& d : in["shape"]) {
-      if (!d.is_number_integer())
-        return absl::InvalidArgumentError(absl::StrCat("invalid shape for input '", t.name, "'"));
+      if (!d.is_number_integer() || (d.is_number_unsigned() && !std::in_range<int64_t>(d.get<uint64_t>())) ||
+          d.get<int64_t>() < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid shape for input '", t.name, "': dimensions must be integers in [0, 2^63)"));
+      }
       t.shape.push_back(d.get<int64_t>());
     }
     uint64_t binary_size = 0;
-    if (in.contains("parameters") && ParamInt(in["parameters"], "binary_data_size", &binary_size)) {
-      if (offset + binary_size > body.size()) {
+    bool binary = false;
+    if (in.contains("parameters"))
+      RETURN_IF_ERROR(ParamInt(in["parameters"], "binary_data_size", &binary_size, &binary));
+    if (binary) {
+      if (binary_size > body.size() - offset) {
         return absl::InvalidArgumentError(
             absl::StrCat("unexpected size for input '", t.name, "': binary data extends past the end of the body"));
       }
@@ -227,6 +293,58 @@ absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body,
   return r;
 }
 
+}  // namespace
+
+bool JsonDepthExceeds(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<json> ParseJsonObject(std::string_view text, std::string_view what) {
+  if (JsonDepthExceeds(text, kMaxJsonDepth)) {
+    return absl::InvalidArgumentError(absl::StrCat("failed to parse the ", std::string(what),
+                                                   " JSON buffer: nesting deeper than ", kMaxJsonDepth, " levels"));
+  }
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("failed to parse the ", std::string(what), " JSON buffer: not a valid JSON object"));
+  }
+  return j;
+}
+
+absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body, std::optional<size_t> header_length,
+                                                        const std::string& model, const std::string& version,
+                                                        bool* binary_outputs_default,
+                                                        std::vector<std::string>* binary_outputs,
+                                                        std::vector<std::string>* json_outputs) {
+  try {
+    return ParseInferRequestOrThrow(body, header_length, model, version, binary_outputs_default, binary_outputs,
+                                    json_outputs);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(ToValidUtf8(absl::StrCat("failed to parse the request JSON buffer: ", e.what())));
+  }
+}
+
 EncodedResponse EncodeInferResponse(const serving::InferResponse& response, bool binary_default,
                                     const std::vector<std::string>& binary_outputs,
                                     const std::vector<std::string>& json_outputs) {
@@ -253,12 +371,71 @@ EncodedResponse EncodeInferResponse(const serving::InferResponse& response, bool
     j["outputs"].push_back(std::move(o));
   }
   EncodedResponse out;
-  out.body = j.dump();
+  out.body = Dump(j);
   if (!binary.empty()) {
     out.header_length = out.body.size();
     out.body += binary;
   }
   return out;
+}
+
+namespace {
+
+absl::StatusOr<json> OptionalBody(std::string_view body, std::string_view what) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return json::object();
+  return ParseJsonObject(body, what);
+}
+
+absl::StatusOr<json> BodyParameters(std::string_view body, std::string_view what) {
+  auto j = OptionalBody(body, what);
+  if (!j.ok()) return j.status();
+  for (auto it = j->begin(); it != j->end(); ++it) {
+    if (it.key() != "parameters") {
+      return absl::InvalidArgumentError(
+          ToValidUtf8(absl::StrCat(std::string(what), ": unexpected field '", it.key(), "'")));
+    }
+  }
+  if (!j->contains("parameters")) return json::object();
+  if (!(*j)["parameters"].is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), ": 'parameters' must be an object"));
+  }
+  return (*j)["parameters"];
+}
+
+}  // namespace
+
+absl::StatusOr<serving::ModelLoadOverrides> ParseLoadRequest(std::string_view body) {
+  auto params = BodyParameters(body, "model load request");
+  if (!params.ok()) return params.status();
+  serving::ModelLoadOverrides o;
+  for (auto it = params->begin(); it != params->end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "config") {
+      if (!it->is_string()) return absl::InvalidArgumentError("load parameter 'config' must be a string of JSON");
+      o.config_json = it->get<std::string>();
+    } else if (key.rfind("file:", 0) == 0) {
+      std::string contents;
+      if (!it->is_string() || !absl::Base64Unescape(it->get<std::string>(), &contents)) {
+        return absl::InvalidArgumentError(ToValidUtf8(absl::StrCat("load parameter '", key, "' must be base64")));
+      }
+      o.files[key.substr(5)] = std::move(contents);
+    } else {
+      return absl::InvalidArgumentError(
+          ToValidUtf8(absl::StrCat("unsupported load parameter '", key, "' (supported: 'config' and 'file:<path>')")));
+    }
+  }
+  return o;
+}
+
+absl::Status ParseUnloadRequest(std::string_view body) {
+  auto params = BodyParameters(body, "model unload request");
+  if (!params.ok()) return params.status();
+  for (auto it = params->begin(); it != params->end(); ++it) {
+    if (it.key() == "unload_dependents" && it->is_boolean() && !it->get<bool>()) continue;
+    return absl::InvalidArgumentError(ToValidUtf8(
+        absl::StrCat("unsupported unload parameter '", it.key(), "' (only unload_dependents: false is supported)")));
+  }
+  return absl::OkStatus();
 }
 
 std::string MetadataJson(const serving::ModelMetadata& md) {
@@ -273,7 +450,7 @@ std::string MetadataJson(const serving::ModelMetadata& md) {
   };
   j["inputs"] = tensors(md.inputs);
   j["outputs"] = tensors(md.outputs);
-  return j.dump();
+  return Dump(j);
 }
 
 std::string ServerMetadataJson() {
@@ -281,7 +458,7 @@ std::string ServerMetadataJson() {
   j["name"] = "imagen";
   j["version"] = kVersion;
   j["extensions"] = {"binary_tensor_data", "statistics", "model_repository", "model_configuration"};
-  return j.dump();
+  return Dump(j);
 }
 
 std::string StatisticsJson(const std::vector<serving::ModelStatsSnapshot>& stats) {
@@ -309,7 +486,7 @@ std::string StatisticsJson(const std::vector<serving::ModelStatsSnapshot>& stats
     }
     arr.push_back(std::move(m));
   }
-  return json{{"model_stats", arr}}.dump();
+  return Dump(json{{"model_stats", arr}});
 }
 
 std::string IndexJson(const std::vector<serving::ModelIndexEntry>& index) {
@@ -321,7 +498,7 @@ std::string IndexJson(const std::vector<serving::ModelIndexEntry>& index) {
     if (!e.reason.empty()) m["reason"] = e.reason;
     arr.push_back(std::move(m));
   }
-  return arr.dump();
+  return Dump(arr);
 }
 
 std::string ConfigJson(const inference::ModelConfig& config) {
@@ -333,9 +510,9 @@ std::string ConfigJson(const inference::ModelConfig& config) {
   json j = json::parse(out, nullptr, false);
   if (j.is_discarded()) return out;
   FixInts(j, false);
-  return j.dump();
+  return Dump(j);
 }
 
-std::string ErrorJson(const std::string& message) { return json{{"error", message}}.dump(); }
+std::string ErrorJson(const std::string& message) { return Dump(json{{"error", ToValidUtf8(message)}}); }
 
 }  // namespace imagen::frontends

@@ -3,20 +3,32 @@
 // (Inference-Header-Content-Length, binary_data_size, binary_data_output),
 // the JSON response, metadata, statistics, repository index, and the model
 // config printed as Triton prints it (all fields, defaults included). Pure
-// functions; thread-safe.
+// functions; thread-safe. Every body is checked for nesting depth before the
+// (recursive) JSON parser sees it, and every string written is valid UTF-8.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "model_config.pb.h"
+#include "nlohmann/json.hpp"
 #include "serving/inference_request.h"
 #include "serving/server.h"
 #include "serving/statistics.h"
 
 namespace imagen::frontends {
+
+// Triton's cap on JSON nesting (arrays and objects) in a request body.
+constexpr int kMaxJsonDepth = 100;
+// True when `text` nests arrays/objects deeper than `max_depth`; brackets
+// inside strings do not count. Linear, no recursion.
+bool JsonDepthExceeds(std::string_view text, int max_depth);
+// Parses a JSON object after the depth check; errors are InvalidArgument
+// "failed to parse the <what> JSON buffer: ...".
+absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::string_view what);
 
 // `header_length`: the Inference-Header-Content-Length value, if present.
 absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body, std::optional<size_t> header_length,
@@ -32,6 +44,13 @@ struct EncodedResponse {
 EncodedResponse EncodeInferResponse(const serving::InferResponse& response, bool binary_default,
                                     const std::vector<std::string>& binary_outputs,
                                     const std::vector<std::string>& json_outputs);
+
+// The body of POST /v2/repository/models/{m}/load: {"parameters": {"config":
+// "<ModelConfig JSON>", "file:<path>": "<base64>"}}; any other parameter is
+// refused (InvalidArgument), never ignored. An empty body loads as is.
+absl::StatusOr<serving::ModelLoadOverrides> ParseLoadRequest(std::string_view body);
+// The body of .../unload: {"parameters": {"unload_dependents": false}}.
+absl::Status ParseUnloadRequest(std::string_view body);
 
 std::string MetadataJson(const serving::ModelMetadata& md);
 std::string ServerMetadataJson();

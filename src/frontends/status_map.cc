@@ -2,45 +2,26 @@
 
 #include <string>
 
+#include "common/status_table.h"
+#include "common/string_view.h"
+#include "common/utf8.h"
+
 namespace imagen::frontends {
 
-unsigned HttpCodeFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return 200;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAlreadyExists:
-      return 400;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kResourceExhausted:
-      return 413;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kCancelled:
-      return 503;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    case absl::StatusCode::kUnimplemented:
-      return 501;
-    default:
-      return 500;
-  }
-}
+unsigned HttpCodeFor(absl::StatusCode code) { return static_cast<unsigned>(StatusRowFor(code).kserve_http); }
+
+unsigned HttpCodeFor(const absl::Status& status) { return static_cast<unsigned>(KServeHttpStatus(status)); }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(status.code())), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(GrpcCode(status)), ToValidUtf8(ToStd(status.message())));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(static_cast<int>(status.error_code())), status.error_message());
+  int code = static_cast<int>(status.error_code());
+  if (code < 0 || code > 16) code = static_cast<int>(absl::StatusCode::kUnknown);
+  return absl::Status(static_cast<absl::StatusCode>(code), status.error_message());
 }
 
 }  // namespace imagen::frontends

@@ -1,7 +1,9 @@
 #include "http/message.h"
 
 #include "common/logging.h"
+#include "common/status_table.h"
 #include "common/string_view.h"
+#include "common/utf8.h"
 
 namespace imagen::http {
 
@@ -20,78 +22,28 @@ Response JsonResponse(const Request& req, Status status, std::string json) {
 }
 
 Response ErrorResponse(const Request& req, Status status, std::string_view code, std::string_view message) {
-  std::string body = "{\"error\":{\"code\":\"" + JsonEscape(code) + "\",\"message\":\"" + JsonEscape(message) + "\"}}";
+  std::string body = "{\"error\":{\"code\":\"" + JsonEscape(ToValidUtf8(code)) + "\",\"message\":\"" +
+                     JsonEscape(ToValidUtf8(message)) + "\"}}";
   return JsonResponse(req, status, std::move(body));
 }
 
-Status HttpStatusFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return Status::ok;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return Status::bad_request;
-    case absl::StatusCode::kFailedPrecondition:
-      return Status::unprocessable_entity;
-    case absl::StatusCode::kUnauthenticated:
-      return Status::unauthorized;
-    case absl::StatusCode::kPermissionDenied:
-      return Status::forbidden;
-    case absl::StatusCode::kNotFound:
-      return Status::not_found;
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:
-      return Status::conflict;
-    case absl::StatusCode::kResourceExhausted:
-      return Status::too_many_requests;
-    case absl::StatusCode::kUnavailable:
-      return Status::service_unavailable;
-    case absl::StatusCode::kDeadlineExceeded:
-      return Status::gateway_timeout;
-    case absl::StatusCode::kUnimplemented:
-      return Status::not_implemented;
-    case absl::StatusCode::kCancelled:
-      return Status::client_closed_request;
-    default:
-      return Status::internal_server_error;
-  }
+std::string KServeErrorBody(std::string_view message) {
+  return "{\"error\":\"" + JsonEscape(ToValidUtf8(message)) + "\"}";
 }
 
-std::string_view ErrorCodeFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return "ok";
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return "invalid_argument";
-    case absl::StatusCode::kFailedPrecondition:
-      return "failed_precondition";
-    case absl::StatusCode::kUnauthenticated:
-      return "unauthenticated";
-    case absl::StatusCode::kPermissionDenied:
-      return "permission_denied";
-    case absl::StatusCode::kNotFound:
-      return "not_found";
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:
-      return "conflict";
-    case absl::StatusCode::kResourceExhausted:
-      return "resource_exhausted";
-    case absl::StatusCode::kUnavailable:
-      return "unavailable";
-    case absl::StatusCode::kDeadlineExceeded:
-      return "deadline_exceeded";
-    case absl::StatusCode::kUnimplemented:
-      return "unimplemented";
-    case absl::StatusCode::kCancelled:
-      return "cancelled";
-    default:
-      return "internal";
-  }
+Response KServeErrorResponse(const Request& req, Status status, std::string_view message) {
+  return JsonResponse(req, status, KServeErrorBody(message));
 }
+
+Status HttpStatusFor(absl::StatusCode code) { return static_cast<Status>(StatusRowFor(code).rest_http); }
+
+std::string_view ErrorCodeFor(absl::StatusCode code) { return StatusRowFor(code).rest_code; }
 
 Response StatusResponse(const Request& req, const absl::Status& status) {
-  return ErrorResponse(req, HttpStatusFor(status.code()), ErrorCodeFor(status.code()), ToStd(status.message()));
+  Response res =
+      ErrorResponse(req, static_cast<Status>(RestHttpStatus(status)), RestErrorCode(status), ToStd(status.message()));
+  if (int secs = RetryAfterSeconds(status); secs > 0) res.set(beast_http::field::retry_after, std::to_string(secs));
+  return res;
 }
 
 std::string PercentDecode(std::string_view s) {

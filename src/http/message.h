@@ -29,7 +29,12 @@ Response MakeResponse(const Request& req, Status status, std::string body, std::
 Response JsonResponse(const Request& req, Status status, std::string json);
 // {"error":{"code":"<code>","message":"<message>"}}
 Response ErrorResponse(const Request& req, Status status, std::string_view code, std::string_view message);
-// Maps a Status to its HTTP code and error code name (one table for all).
+// KServe v2 / Triton error body {"error":"<message>"} (the KServe HTTP port
+// answers every error in this shape; the official clients parse it).
+std::string KServeErrorBody(std::string_view message);
+Response KServeErrorResponse(const Request& req, Status status, std::string_view message);
+// Maps a Status to its REST HTTP code and error code name through the one
+// table (common/status_table.h); a disk-full status is 507 with Retry-After.
 Response StatusResponse(const Request& req, const absl::Status& status);
 Status HttpStatusFor(absl::StatusCode code);
 std::string_view ErrorCodeFor(absl::StatusCode code);

@@ -11,6 +11,9 @@
 namespace imagen::serving {
 namespace {
 
+// The largest warm-up input generated (zero or random data).
+constexpr uint64_t kMaxWarmupBytes = uint64_t{1} << 30;
+
 uint64_t ToNs(int64_t us) { return static_cast<uint64_t>(std::max<int64_t>(0, us)) * 1000; }
 
 // The inputs of one model_warmup entry, in config input order: zero, random
@@ -32,7 +35,12 @@ absl::StatusOr<std::vector<Tensor>> WarmupInputs(const inference::ModelConfig& c
     t.datatype = DataTypeName(in.data_type());
     if (config.max_batch_size() > 0) t.shape.push_back(std::max<uint32_t>(1, w.batch_size()));
     t.shape.insert(t.shape.end(), in.dims().begin(), in.dims().end());
-    size_t bytes = static_cast<size_t>(ElementCount(t.shape)) * DataTypeSize(in.data_type());
+    auto checked = CheckedByteSize(t.shape, DataTypeSize(in.data_type()));
+    if (!checked || *checked > kMaxWarmupBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("model_warmup '", w.name(), "' input '", spec.name(),
+                                                     "' of shape ", ShapeString(t.shape), " is too large"));
+    }
+    size_t bytes = static_cast<size_t>(*checked);
     if (in.has_input_data_file()) {
       std::ifstream f(version_dir + "/../warmup/" + in.input_data_file(), std::ios::binary);
       t.data.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
@@ -56,6 +64,25 @@ absl::StatusOr<std::vector<Tensor>> WarmupInputs(const inference::ModelConfig& c
 }
 
 }  // namespace
+
+uint32_t PriorityLevel(const inference::ModelDynamicBatching& db, uint64_t requested) {
+  if (db.priority_levels() == 0) return 1;
+  // As Triton's InferenceRequest::SetPriority: 0 and out-of-range values get
+  // the default level (never truncated: 2^32 must not become level 0).
+  uint64_t level = requested == 0 || requested > db.priority_levels() ? db.default_priority_level() : requested;
+  return static_cast<uint32_t>(std::clamp<uint64_t>(level, 1, db.priority_levels()));
+}
+
+uint64_t QueueTimeoutUs(const inference::ModelQueuePolicy& policy, uint64_t requested_us) {
+  uint64_t timeout = policy.default_timeout_microseconds();
+  // The override may shorten the default timeout, never lengthen it
+  // (model_config.proto); a default of 0 means no timeout, so any override
+  // shortens it.
+  if (policy.allow_timeout_override() && requested_us > 0 && (timeout == 0 || requested_us < timeout)) {
+    timeout = requested_us;
+  }
+  return timeout;
+}
 
 BatchedModel::BatchedModel(inference::ModelConfig config, int64_t version, Clock* clock)
     : config_(std::move(config)), version_(version), clock_(clock), stats_(config_.name(), std::to_string(version)) {}
@@ -140,20 +167,10 @@ void BatchedModel::Infer(InferRequest request, InferCallback done) {
   uint32_t max_queue = 0;
   if (config_.has_dynamic_batching()) {
     const auto& db = config_.dynamic_batching();
-    uint64_t level = request.priority == 0 ? db.default_priority_level() : request.priority;
-    if (db.priority_levels() == 0) {
-      level = 1;
-    } else if (level > db.priority_levels()) {
-      Fail(*q,
-           absl::InvalidArgumentError(absl::StrCat("priority level ", request.priority, " is out of range [1, ",
-                                                   db.priority_levels(), "] for model '", config_.name(), "'")),
-           "OTHER");
-      return;
-    }
-    q->item.level = static_cast<uint32_t>(level);
+    q->item.level = PriorityLevel(db, request.priority);
     const auto& policy = QueuePolicy(q->item.level);
-    uint64_t timeout = policy.default_timeout_microseconds();
-    if (policy.allow_timeout_override() && request.timeout_us > 0) timeout = request.timeout_us;
+    uint64_t timeout = QueueTimeoutUs(policy, request.timeout_us);
+    if (timeout > static_cast<uint64_t>(INT64_MAX - q->start_us)) timeout = 0;  // beyond any clock: none
     if (timeout > 0) q->item.deadline_us = q->start_us + static_cast<int64_t>(timeout);
     q->item.delay_on_timeout = policy.timeout_action() == inference::ModelQueuePolicy::DELAY;
     max_queue = policy.max_queue_size();
@@ -221,7 +238,8 @@ void BatchedModel::Execute(int instance, Batch batch) {
         std::vector<int64_t> shape;
         if (batching) shape.push_back(out.shape.empty() ? 1 : out.shape[0]);
         shape.insert(shape.end(), spec.dims().begin(), spec.dims().end());
-        if (ElementCount(shape) == ElementCount(out.shape)) out.shape = std::move(shape);
+        auto want = CheckedElementCount(shape);
+        if (want && want == CheckedElementCount(out.shape)) out.shape = std::move(shape);
       }
     }
     auto pieces = batching ? SplitBatch(out, sizes) : absl::StatusOr<std::vector<Tensor>>(std::vector<Tensor>{out});

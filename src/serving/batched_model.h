@@ -15,6 +15,13 @@
 
 namespace imagen::serving {
 
+// The priority level a request gets: `requested` when in [1,
+// priority_levels], else the default level (Triton's rule). Pure.
+uint32_t PriorityLevel(const inference::ModelDynamicBatching& db, uint64_t requested);
+// The queue timeout of a request: the policy's default, shortened (never
+// lengthened) by the request's when allow_timeout_override. 0: none. Pure.
+uint64_t QueueTimeoutUs(const inference::ModelQueuePolicy& policy, uint64_t requested_us);
+
 class BatchedModel final : public Servable {
  public:
   // Creates the config's instances (sharing `engine_threads` among them) and

@@ -1,16 +1,20 @@
 #include "serving/ensemble_model.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "serving/request_validation.h"
 
 namespace imagen::serving {
 
 struct EnsembleModel::Run {
+  std::shared_ptr<EnsembleModel> self;  // alive until the last step answers
   absl::Mutex mu;
   std::map<std::string, Tensor> tensors;  // ensemble tensor name -> value
   std::vector<bool> started;
@@ -30,6 +34,16 @@ EnsembleModel::EnsembleModel(inference::ModelConfig config, int64_t version, Inf
 
 void EnsembleModel::Infer(InferRequest request, InferCallback done) {
   int64_t start = clock_->NowMicros();
+  if (stopping_) {
+    done(absl::UnavailableError(absl::StrCat("ensemble '", config_.name(), "' is being unloaded")));
+    return;
+  }
+  if (request.ensemble_depth >= kMaxEnsembleDepth) {
+    stats_.RecordFailure("OTHER", 0);
+    done(absl::InvalidArgumentError(absl::StrCat("ensemble '", config_.name(), "' nests ensembles deeper than ",
+                                                 kMaxEnsembleDepth, " levels (a cycle?)")));
+    return;
+  }
   auto valid = ValidateRequest(config_, &request);
   if (!valid.ok()) {
     stats_.RecordFailure("OTHER", 0);
@@ -37,6 +51,7 @@ void EnsembleModel::Infer(InferRequest request, InferCallback done) {
     return;
   }
   auto run = std::make_shared<Run>();
+  run->self = shared_from_this();
   run->start_us = start;
   run->started.assign(static_cast<size_t>(config_.ensemble_scheduling().step_size()), false);
   for (auto& t : request.inputs) run->tensors[t.name] = t;
@@ -60,6 +75,9 @@ void EnsembleModel::Advance(const std::shared_ptr<Run>& run) {
       if (step.model_version() > 0) sub.model_version = std::to_string(step.model_version());
       sub.id = run->request.id;
       sub.priority = run->request.priority;
+      sub.timeout_us = run->request.timeout_us;
+      sub.cancelled = run->request.cancelled;
+      sub.ensemble_depth = run->request.ensemble_depth + 1;
       bool have_all = true;
       for (const auto& [model_input, ensemble_tensor] : step.input_map()) {
         auto it = run->tensors.find(ensemble_tensor);
@@ -108,32 +126,97 @@ void EnsembleModel::Advance(const std::shared_ptr<Run>& run) {
     return;
   }
   for (auto& [index, sub] : ready) {
-    const auto* step = &config_.ensemble_scheduling().step(index);
-    infer_(std::move(sub), [this, run, step](absl::StatusOr<InferResponse> result) {
-      {
-        absl::MutexLock l(&run->mu);
-        --run->running;
-        if (run->failed) return;
-        if (!result.ok()) {
-          run->failed = true;
-        } else {
-          for (auto& t : result->outputs) {
-            auto it = step->output_map().find(t.name);
-            if (it == step->output_map().end()) continue;
-            t.name = it->second;
-            run->tensors[it->second] = std::move(t);
-          }
-        }
-      }
-      if (!result.ok()) {
-        stats_.RecordFailure("BACKEND", static_cast<uint64_t>(clock_->NowMicros() - run->start_us) * 1000);
-        run->done(absl::Status(result.status().code(),
-                               absl::StrCat("in ensemble '", config_.name(), "': ", result.status().message())));
-        return;
-      }
-      Advance(run);
-    });
+    // The callback owns `run`, which owns the ensemble (run->self).
+    infer_(std::move(sub),
+           [run, index](absl::StatusOr<InferResponse> result) { run->self->StepDone(run, index, std::move(result)); });
   }
+}
+
+void EnsembleModel::StepDone(const std::shared_ptr<Run>& run, int index, absl::StatusOr<InferResponse> result) {
+  const auto& step = config_.ensemble_scheduling().step(index);
+  {
+    absl::MutexLock l(&run->mu);
+    --run->running;
+    if (run->failed) return;
+    if (!result.ok()) {
+      run->failed = true;
+    } else {
+      for (auto& t : result->outputs) {
+        auto it = step.output_map().find(t.name);
+        if (it == step.output_map().end()) continue;
+        t.name = it->second;
+        run->tensors[it->second] = std::move(t);
+      }
+    }
+  }
+  if (!result.ok()) {
+    stats_.RecordFailure("BACKEND", static_cast<uint64_t>(clock_->NowMicros() - run->start_us) * 1000);
+    run->done(absl::Status(result.status().code(),
+                           absl::StrCat("in ensemble '", config_.name(), "': ", result.status().message())));
+    return;
+  }
+  Advance(run);
+}
+
+absl::Status CheckEnsembleGraph(const inference::ModelConfig& config, const EnsembleConfigFn& config_of) {
+  const std::string& name = config.name();
+  // Data flow: which steps can ever run, and are the outputs produced?
+  std::set<std::string> available;
+  for (const auto& in : config.input()) available.insert(in.name());
+  const auto& steps = config.ensemble_scheduling().step();
+  std::vector<bool> runs(static_cast<size_t>(steps.size()), false);
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (int i = 0; i < steps.size(); ++i) {
+      if (runs[static_cast<size_t>(i)]) continue;
+      bool ready = true;
+      for (const auto& [model_input, tensor] : steps[i].input_map()) ready = ready && available.count(tensor) > 0;
+      if (!ready) continue;
+      runs[static_cast<size_t>(i)] = true;
+      progress = true;
+      for (const auto& [model_output, tensor] : steps[i].output_map()) available.insert(tensor);
+    }
+  }
+  for (int i = 0; i < steps.size(); ++i) {
+    if (runs[static_cast<size_t>(i)]) continue;
+    for (const auto& [model_input, tensor] : steps[i].input_map()) {
+      if (available.count(tensor) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("ensemble '", name, "': step ", i, " (model '",
+                                                       steps[i].model_name(), "') needs tensor '", tensor,
+                                                       "' that no step or ensemble input provides (or a cycle does)"));
+      }
+    }
+  }
+  for (const auto& out : config.output()) {
+    if (available.count(out.name()) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ensemble '", name, "': no step produces ensemble output '", out.name(), "'"));
+    }
+  }
+  // Model cycles through nested ensembles: depth-first over step models.
+  std::vector<std::string> path{name};
+  std::set<std::string> done;
+  std::function<absl::Status(const inference::ModelConfig&)> visit =
+      [&](const inference::ModelConfig& c) -> absl::Status {
+    for (const auto& step : c.ensemble_scheduling().step()) {
+      const std::string& m = step.model_name();
+      if (std::find(path.begin(), path.end(), m) != path.end()) {
+        std::string cycle = absl::StrJoin(path, " -> ");
+        return absl::InvalidArgumentError(
+            absl::StrCat("ensemble '", name, "' has a cycle of ensemble steps: ", cycle, " -> ", m));
+      }
+      if (done.count(m) > 0 || path.size() > 64) continue;
+      std::optional<inference::ModelConfig> nested = config_of(m);
+      if (!nested || nested->platform() != "ensemble") continue;
+      path.push_back(m);
+      absl::Status s = visit(*nested);
+      path.pop_back();
+      if (!s.ok()) return s;
+      done.insert(m);
+    }
+    return absl::OkStatus();
+  };
+  return visit(config);
 }
 
 }  // namespace imagen::serving

@@ -26,6 +26,8 @@ struct InferRequest {
   // Set by the frontend when the client gives up; a request still queued
   // then fails "Request cancelled" (reason CANCELED) instead of running.
   std::shared_ptr<const std::atomic<bool>> cancelled;
+  // How many ensembles this request is nested in (set by EnsembleModel).
+  int ensemble_depth = 0;
 };
 
 struct InferResponse {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace imagen::serving {
 namespace {
@@ -45,6 +46,18 @@ absl::StatusOr<inference::ModelConfig> ParseModelConfig(const std::string& text,
   if (!parser.ParseFromString(text, &config)) {
     return absl::InvalidArgumentError(collector.first().empty() ? absl::StrCat(path, ": cannot parse")
                                                                 : collector.first());
+  }
+  return config;
+}
+
+absl::StatusOr<inference::ModelConfig> ParseModelConfigJson(const std::string& json, const std::string& what) {
+  inference::ModelConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &config, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": not a valid model config in JSON: ", status.message().ToString()));
   }
   return config;
 }

@@ -15,6 +15,10 @@ namespace imagen::serving {
 // InvalidArgument naming `path`, line and column.
 absl::StatusOr<inference::ModelConfig> ParseModelConfig(const std::string& text, const std::string& path);
 
+// Parses a ModelConfig written in JSON (Triton's `config` load parameter);
+// an unknown field or syntax error is an InvalidArgument naming `what`.
+absl::StatusOr<inference::ModelConfig> ParseModelConfigJson(const std::string& json, const std::string& what);
+
 // Fills what the config leaves out (name from the folder, inputs/outputs from
 // the model file via `backend`, instance groups, version policy, batching
 // defaults) and checks the result. `version_dir` is a folder of one version.

@@ -1,7 +1,9 @@
 #include "serving/request_validation.h"
 
+#include <algorithm>
 #include <functional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace imagen::serving {
@@ -14,6 +16,15 @@ bool ShapeMatches(const std::vector<int64_t>& expected, const std::vector<int64_
     if (expected[i] != -1 && expected[i] != got[i]) return false;
   }
   return true;
+}
+
+// The cap on the product of the dimensions a config leaves dynamic (-1;
+// the batch dimension excluded): "pixels" for an image model [1,3,-1,-1].
+uint64_t MaxPixels(const inference::ModelConfig& config) {
+  auto it = config.parameters().find("max_pixels");
+  uint64_t v;
+  if (it != config.parameters().end() && absl::SimpleAtoi(it->second.string_value(), &v) && v > 0) return v;
+  return kDefaultMaxPixels;
 }
 
 void HashCombine(uint64_t* h, uint64_t v) { *h ^= v + 0x9e3779b97f4a7c15ull + (*h << 6) + (*h >> 2); }
@@ -84,11 +95,32 @@ absl::StatusOr<ValidatedRequest> ValidateRequest(const inference::ModelConfig& c
     }
     first = false;
     size_t elem = DataTypeSize(got_type);
+    auto want = CheckedByteSize(t->shape, std::max<size_t>(elem, 1));
+    if (!want) {
+      return absl::InvalidArgumentError(absl::StrCat("shape ", ShapeString(t->shape), " of input '", in.name(),
+                                                     "' for model '", model, "' has too many elements"));
+    }
+    uint64_t pixels = 1;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      if (expected[i] != -1 || (batching && i == 0)) continue;
+      if (__builtin_mul_overflow(pixels, static_cast<uint64_t>(t->shape[i]), &pixels)) pixels = UINT64_MAX;
+    }
+    if (pixels > MaxPixels(config)) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", in.name(), "' of shape ", ShapeString(t->shape),
+                                                     " exceeds the pixel cap of model '", model, "' (", pixels,
+                                                     " > max_pixels ", MaxPixels(config), ")"));
+    }
     if (elem > 0) {
-      uint64_t want = static_cast<uint64_t>(ElementCount(t->shape)) * elem;
-      if (t->data.size() != want) {
+      if (t->data.size() != *want) {
         return absl::InvalidArgumentError(absl::StrCat("unexpected total byte size ", t->data.size(), " for input '",
-                                                       in.name(), "', expecting ", want));
+                                                       in.name(), "', expecting ", *want));
+      }
+    } else {
+      auto count = BytesElementCount(*t);
+      if (!count.ok()) return count.status();
+      if (*count != *CheckedElementCount(t->shape)) {
+        return absl::InvalidArgumentError(absl::StrCat("unexpected number of string elements ", *count, " for input '",
+                                                       in.name(), "', expecting ", *CheckedElementCount(t->shape)));
       }
     }
     HashCombine(&v.shape_key, std::hash<std::string>()(in.name()));

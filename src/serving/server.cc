@@ -1,6 +1,8 @@
 #include "serving/server.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <set>
 
@@ -115,18 +117,60 @@ bool InferenceServer::Ready() const {
   return !shutting_down_;
 }
 
-absl::Status InferenceServer::LoadModel(const std::string& name) {
+absl::Status InferenceServer::LoadModel(const std::string& name) { return LoadModel(name, ModelLoadOverrides{}); }
+
+absl::Status InferenceServer::LoadModel(const std::string& name, const ModelLoadOverrides& overrides) {
   absl::MutexLock load(&load_mu_);
   {
     absl::MutexLock l(&mu_);
     if (shutting_down_) return absl::UnavailableError("Server is shutting down");
   }
-  return Load(name);
+  if (!overrides.files.empty() && !overrides.config_json) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("loading model '", name, "' from files in the request needs a 'config' parameter too"));
+  }
+  if (overrides.files.empty()) return Load(name, overrides, "");
+  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+    return absl::InvalidArgumentError(absl::StrCat("invalid model name '", name, "'"));
+  }
+  auto staged = StageModelFiles(name, overrides.files);
+  if (!staged.ok()) return staged.status();
+  absl::Status s = Load(name, overrides, staged->model_dir);
+  std::error_code ec;
+  std::filesystem::remove_all(std::filesystem::path(staged->root), ec);  // the instances have read their files
+  return s;
 }
 
-absl::Status InferenceServer::Load(const std::string& name) {
+absl::StatusOr<InferenceServer::Staged> InferenceServer::StageModelFiles(
+    const std::string& name, const std::map<std::string, std::string>& files) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "imagen-load-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("cannot create a temp folder for the model files");
+  Staged staged{tmpl, Join(tmpl, name)};
+  auto fail = [&](absl::Status s) {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(staged.root), ec);
+    return s;
+  };
+  if (absl::Status s = env_->CreateDirs(staged.model_dir); !s.ok()) return fail(s);
+  for (const auto& [path, contents] : files) {
+    std::filesystem::path rel(path);
+    bool bad = path.empty() || rel.is_absolute();
+    for (const auto& part : rel) bad = bad || part == ".." || part == ".";
+    if (bad) return fail(absl::InvalidArgumentError(absl::StrCat("invalid file path '", path, "' in load parameters")));
+    std::string full = Join(staged.model_dir, path);
+    if (absl::Status s = env_->CreateDirs(std::filesystem::path(full).parent_path().string()); !s.ok()) return fail(s);
+    auto f = env_->NewWritableFile(full);
+    if (!f.ok()) return fail(f.status());
+    if (absl::Status s = (*f)->Append(contents); !s.ok()) return fail(s);
+    if (absl::Status s = (*f)->Close(); !s.ok()) return fail(s);
+  }
+  return staged;
+}
+
+absl::Status InferenceServer::Load(const std::string& name, const ModelLoadOverrides& overrides,
+                                   const std::string& model_dir) {
   int64_t t0 = clock_->NowMicros();
-  const std::string dir = Join(options_.model_repository, name);
+  const std::string dir = model_dir.empty() ? Join(options_.model_repository, name) : model_dir;
   Entry fresh;
   fresh.state = "READY";
   auto fail = [&](const absl::Status& s) {
@@ -148,7 +192,8 @@ absl::Status InferenceServer::Load(const std::string& name) {
     return absl::InvalidArgumentError(absl::StrCat("invalid model name '", name, "'"));
   }
   const std::string config_path = Join(dir, "config.pbtxt");
-  if (!env_->FileExists(config_path)) {
+  const bool exists = overrides.config_json ? env_->GetChildren(dir).ok() : env_->FileExists(config_path);
+  if (!exists) {
     bool known;
     {
       absl::MutexLock l(&mu_);
@@ -157,11 +202,19 @@ absl::Status InferenceServer::Load(const std::string& name) {
     if (!known) return NotFound(name);
     return fail(absl::NotFoundError(absl::StrCat("failed to load '", name, "': no config.pbtxt in ", dir)));
   }
-  auto text = env_->ReadFile(config_path);
-  if (!text.ok()) return fail(text.status());
-  fresh.config_text = *text;
-  auto config = ParseModelConfig(*text, config_path);
-  if (!config.ok()) return fail(config.status());
+  absl::StatusOr<inference::ModelConfig> config;
+  if (overrides.config_json) {
+    // Like Triton: the override replaces config.pbtxt (which is not read).
+    config = ParseModelConfigJson(*overrides.config_json, absl::StrCat("the 'config' load parameter of '", name, "'"));
+    if (!config.ok()) return config.status();  // the loaded model (if any) stays
+    fresh.config_text = *overrides.config_json;
+  } else {
+    auto text = env_->ReadFile(config_path);
+    if (!text.ok()) return fail(text.status());
+    fresh.config_text = *text;
+    config = ParseModelConfig(*text, config_path);
+    if (!config.ok()) return fail(config.status());
+  }
   auto children = env_->GetChildren(dir);
   if (!children.ok()) return fail(children.status());
   fresh.version_dirs = *children;
@@ -178,6 +231,20 @@ absl::Status InferenceServer::Load(const std::string& name) {
   std::string first_dir = available.empty() ? dir : Join(dir, std::to_string(available.back()));
   absl::Status completed = CompleteModelConfig(&*config, name, backend, first_dir);
   if (!completed.ok()) return fail(completed);
+  if (ensemble) {
+    absl::Status graph =
+        CheckEnsembleGraph(*config, [&](const std::string& m) -> std::optional<inference::ModelConfig> {
+          if (m == name) return *config;
+          if (m.empty() || m.find('/') != std::string::npos || m[0] == '.') return std::nullopt;
+          const std::string path = Join(Join(options_.model_repository, m), "config.pbtxt");
+          auto t = env_->ReadFile(path);
+          if (!t.ok()) return std::nullopt;
+          auto c = ParseModelConfig(*t, path);
+          if (!c.ok()) return std::nullopt;
+          return *c;
+        });
+    if (!graph.ok()) return fail(graph);
+  }
   std::vector<int64_t> chosen = ApplyPolicy(config->version_policy(), available);
   if (chosen.empty()) {
     return fail(absl::NotFoundError(

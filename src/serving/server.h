@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,15 @@ struct ModelMetadata {
   std::vector<TensorMetadata> inputs, outputs;
 };
 
+// Triton's load parameters (repository extension): `config` is a ModelConfig
+// in JSON that replaces config.pbtxt; `files` ("file:<path>" parameters,
+// path relative to the model folder, e.g. "1/model.onnx") form the whole
+// model folder, staged in a temp folder for the load (they need `config`).
+struct ModelLoadOverrides {
+  std::optional<std::string> config_json;
+  std::map<std::string, std::string> files;
+};
+
 struct ModelIndexEntry {
   std::string name;
   std::string version;
@@ -79,6 +89,7 @@ class InferenceServer {
   absl::StatusOr<std::vector<ModelStatsSnapshot>> Statistics(const std::string& name, const std::string& version) const;
   std::vector<ModelIndexEntry> RepositoryIndex(bool ready_only) const;
   absl::Status LoadModel(const std::string& name);
+  absl::Status LoadModel(const std::string& name, const ModelLoadOverrides& overrides);
   absl::Status UnloadModel(const std::string& name);
   // Poll mode: loads new and changed models, unloads removed ones.
   absl::Status PollRepository();
@@ -105,7 +116,13 @@ class InferenceServer {
   explicit InferenceServer(ServerOptions options);
   absl::StatusOr<std::shared_ptr<Servable>> Find(const std::string& name, const std::string& version) const;
   absl::StatusOr<std::vector<std::string>> ListModels() const;
-  absl::Status Load(const std::string& name);
+  // `model_dir`: the model folder ("" for <repository>/<name>).
+  absl::Status Load(const std::string& name, const ModelLoadOverrides& overrides, const std::string& model_dir);
+  struct Staged {
+    std::string root;       // temp folder, removed after the load
+    std::string model_dir;  // root/<name>
+  };
+  absl::StatusOr<Staged> StageModelFiles(const std::string& name, const std::map<std::string, std::string>& files);
   void PollLoop();
 
   ServerOptions options_;

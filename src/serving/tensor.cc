@@ -63,10 +63,29 @@ size_t DataTypeSize(inference::DataType type) {
 
 size_t DataTypeSize(std::string_view name) { return DataTypeSize(DataTypeFromName(name)); }
 
-int64_t ElementCount(const std::vector<int64_t>& shape) {
+std::optional<int64_t> CheckedElementCount(const std::vector<int64_t>& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  }
   return n;
+}
+
+std::optional<uint64_t> CheckedByteSize(const std::vector<int64_t>& shape, size_t elem_size) {
+  auto n = CheckedElementCount(shape);
+  uint64_t bytes;
+  if (!n || __builtin_mul_overflow(static_cast<uint64_t>(*n), static_cast<uint64_t>(elem_size), &bytes)) {
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+int64_t ElementCount(const std::vector<int64_t>& shape) { return CheckedElementCount(shape).value_or(-1); }
+
+absl::StatusOr<int64_t> BytesElementCount(const Tensor& t) {
+  auto offsets = BytesOffsets(t);
+  if (!offsets.ok()) return offsets.status();
+  return static_cast<int64_t>(offsets->size()) - 1;
 }
 
 std::string ShapeString(const std::vector<int64_t>& shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
@@ -103,18 +122,30 @@ absl::StatusOr<std::vector<Tensor>> SplitBatch(const Tensor& whole, const std::v
     return out;
   }
   int64_t total = 0;
-  for (int64_t s : sizes) total += s;
+  for (int64_t s : sizes) {
+    if (s < 0 || __builtin_add_overflow(total, s, &total)) return absl::InternalError("invalid batch split sizes");
+  }
   if (whole.shape.empty() || whole.shape[0] != total) {
     return absl::InternalError(
         absl::StrCat("output '", whole.name, "' has shape ", ShapeString(whole.shape), ", expected batch ", total));
   }
-  int64_t row_elems = total == 0 ? 0 : ElementCount(whole.shape) / total;
+  auto elems = CheckedElementCount(whole.shape);
+  if (!elems) {
+    return absl::InternalError(
+        absl::StrCat("output '", whole.name, "' has an invalid shape ", ShapeString(whole.shape)));
+  }
+  int64_t row_elems = total == 0 ? 0 : *elems / total;
   std::vector<size_t> offsets;
   size_t elem_size = DataTypeSize(whole.datatype);
   if (elem_size == 0) {
     auto o = BytesOffsets(whole);
     if (!o.ok()) return o.status();
     offsets = std::move(*o);
+  }
+  uint64_t have = elem_size == 0 ? offsets.size() - 1 : whole.data.size() / elem_size;
+  if (have != static_cast<uint64_t>(*elems) || (elem_size > 0 && whole.data.size() % elem_size != 0)) {
+    return absl::InternalError(absl::StrCat("output '", whole.name, "' of shape ", ShapeString(whole.shape), " has ",
+                                            whole.data.size(), " bytes of data"));
   }
   int64_t row = 0;
   for (int64_t s : sizes) {

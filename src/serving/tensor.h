@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,7 +29,17 @@ std::string DataTypeName(inference::DataType type);
 size_t DataTypeSize(inference::DataType type);
 size_t DataTypeSize(std::string_view name);
 
+// Product of the dims, or nullopt when a dim is negative or the product
+// overflows int64 (checked multiplication: a shape such as [4, 2^62] must
+// never wrap to a small count).
+std::optional<int64_t> CheckedElementCount(const std::vector<int64_t>& shape);
+// CheckedElementCount * elem_size, or nullopt on a negative dim or overflow.
+std::optional<uint64_t> CheckedByteSize(const std::vector<int64_t>& shape, size_t elem_size);
+// CheckedElementCount, -1 when it has no value.
 int64_t ElementCount(const std::vector<int64_t>& shape);
+// The number of elements in a BYTES tensor's data (4-byte length + bytes
+// each); InvalidArgument when the data is malformed.
+absl::StatusOr<int64_t> BytesElementCount(const Tensor& t);
 std::string ShapeString(const std::vector<int64_t>& shape);
 
 // Joins tensors of equal datatype and equal shape after dim 0 along dim 0.

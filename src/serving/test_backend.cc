@@ -1,6 +1,8 @@
 #include "serving/test_backend.h"
 
 #include <cstring>
+#include <map>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -42,6 +44,7 @@ class TestInstance final : public ModelInstance {
         per_item_us_(IntParam(config, "execute_delay_per_item_us")) {}
 
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
+    if (std::string gate = Param(config_, "execute_gate"); !gate.empty()) TestGate::Get(gate)->Pass();
     std::vector<Tensor> out;
     if (kind_ == Kind::kAddSub) return AddSub(inputs);
     if (kind_ == Kind::kDelay) {
@@ -139,12 +142,46 @@ class ImagenTestBackend final : public Backend {
     if (*kind == Kind::kAddSub && (config.input_size() != 2 || config.output_size() != 2)) {
       return absl::InvalidArgumentError("add_sub needs exactly 2 inputs and 2 outputs");
     }
+    if (std::string gate = Param(config, "load_gate"); !gate.empty()) TestGate::Get(gate)->Pass();
     return std::unique_ptr<ModelInstance>(
         new TestInstance(*kind, config, options.clock != nullptr ? options.clock : Clock::Real()));
   }
 };
 
 }  // namespace
+
+TestGate* TestGate::Get(const std::string& name) {
+  static absl::Mutex mu;
+  static auto* gates = new std::map<std::string, std::unique_ptr<TestGate>>();
+  absl::MutexLock l(&mu);
+  auto& g = (*gates)[name];
+  if (g == nullptr) g = std::make_unique<TestGate>();
+  return g.get();
+}
+
+void TestGate::Close() {
+  absl::MutexLock l(&mu_);
+  open_ = false;
+}
+
+void TestGate::Open() {
+  absl::MutexLock l(&mu_);
+  open_ = true;
+}
+
+void TestGate::AwaitWaiters(int n) {
+  absl::MutexLock l(&mu_);
+  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return waiting_ >= n; };
+  mu_.Await(absl::Condition(&enough));
+}
+
+void TestGate::Pass() {
+  absl::MutexLock l(&mu_);
+  ++waiting_;
+  auto open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_; };
+  mu_.Await(absl::Condition(&open));
+  --waiting_;
+}
 
 Backend* TestBackend() {
   static ImagenTestBackend* backend = new ImagenTestBackend();

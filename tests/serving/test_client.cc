@@ -58,8 +58,9 @@ std::unique_ptr<http::Server> Start(http::Router router, uint64_t body_limit) {
 
 }  // namespace
 
-Servers::Servers(uint64_t body_limit) {
+Servers::Servers(uint64_t body_limit, const std::function<void(serving::TestRepository&)>& add_models) {
   repo_.AddStandardModels();
+  if (add_models) add_models(repo_);
   serving::ServerOptions o;
   o.model_repository = repo_.path();
   o.control_mode = serving::ModelControlMode::kExplicit;

@@ -3,6 +3,7 @@
 // minimal blocking HTTP client. Not thread-safe except HttpCall.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,7 +28,10 @@ HttpResult HttpCall(uint16_t port, const std::string& method, const std::string&
 
 class Servers {
  public:
-  Servers(uint64_t body_limit = 64ull << 20);
+  // `add_models` may add models to the repository (beside the standard ones)
+  // before the server starts.
+  explicit Servers(uint64_t body_limit = 64ull << 20,
+                   const std::function<void(serving::TestRepository&)>& add_models = nullptr);
   ~Servers();
   serving::InferenceServer* server() { return server_.get(); }
   uint16_t http_port() const { return http_->port(); }
