@@ -31,11 +31,11 @@ struct S3Client::Call {
 absl::StatusOr<std::unique_ptr<S3Client>> S3Client::Create(S3Config config, std::unique_ptr<S3Transport> transport,
                                                            Clock* clock) {
   if (absl::Status s = ValidateS3Config(config); !s.ok()) return s;
-  if (config.scheme != "http") {
-    return absl::UnimplementedError(
-        absl::StrCat("s3: endpoint ", EndpointUrl(config), ": https is not supported yet; use an http:// endpoint"));
+  if (transport == nullptr) {
+    auto beast = NewBeastS3Transport(config.max_idle_connections, {config.ca_file});
+    if (!beast.ok()) return beast.status();
+    transport = *std::move(beast);
   }
-  if (transport == nullptr) transport = NewBeastS3Transport(config.max_idle_connections);
   if (clock == nullptr) clock = Clock::Real();
   return std::unique_ptr<S3Client>(new S3Client(std::move(config), std::move(transport), clock));
 }
@@ -85,6 +85,7 @@ absl::StatusOr<S3HttpResponse> S3Client::Execute(const Call& call) {
   request.method = call.method;
   request.host = config_.path_style ? config_.host : absl::StrCat(config_.bucket, ".", config_.host);
   request.port = config_.port;
+  request.tls = config_.scheme == "https";
   request.target = target;
   request.body = call.body;
   S3HttpLimits limits{config_.connect_timeout, config_.request_timeout, call.max_body, call.head};

@@ -140,9 +140,11 @@ absl::StatusOr<S3Config> ParseS3Uri(std::string_view uri) {
         return absl::InvalidArgumentError(
             absl::StrCat("blobs.store: path_style must be true or false, not '", *value, "'"));
       }
+    } else if (name == "ca_file") {
+      config.ca_file = *value;
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("blobs.store: unknown parameter '", name, "' (known: endpoint, region, path_style)"));
+          absl::StrCat("blobs.store: unknown parameter '", name, "' (known: endpoint, region, path_style, ca_file)"));
     }
   }
   if (!have_endpoint) {

@@ -28,6 +28,7 @@ struct S3Config {
   std::string region = "us-east-1";
   bool path_style = false;  // true: http://HOST/BUCKET/KEY; false: http://BUCKET.HOST/KEY
   AwsCredentials credentials;
+  std::string ca_file;  // https: PEM file of trusted CAs; empty: the system's store
 
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration request_timeout = absl::Seconds(60);  // one attempt, write + read
@@ -43,7 +44,7 @@ struct S3Config {
   bool sign_payload = true;                // false: x-amz-content-sha256: UNSIGNED-PAYLOAD
 };
 
-// Parses s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true|false].
+// Parses s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true|false&ca_file=PATH].
 // Credentials are left empty. Errors name the offending part.
 absl::StatusOr<S3Config> ParseS3Uri(std::string_view uri);
 

@@ -34,11 +34,12 @@ TEST(S3ConfigTest, DefaultsToAwsVirtualHost) {
   EXPECT_EQ(c->prefix, "");
   EXPECT_EQ(EndpointUrl(*c), "https://s3.us-east-1.amazonaws.com");
   EXPECT_FALSE(c->path_style);
-  auto e = ParseS3Uri("s3://b12/x/?endpoint=http%3A%2F%2Fminio.local%3A9000");
+  auto e = ParseS3Uri("s3://b12/x/?endpoint=http%3A%2F%2Fminio.local%3A9000&ca_file=/etc/ca.pem");
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->host, "minio.local");
   EXPECT_EQ(e->port, 9000);
   EXPECT_EQ(e->prefix, "x/");
+  EXPECT_EQ(e->ca_file, "/etc/ca.pem");
 }
 
 TEST(S3ConfigTest, RejectsBadUrisWithClearErrors) {
@@ -359,12 +360,15 @@ TEST_F(S3ClientTest, PresignedUrl) {
   EXPECT_TRUE(fake_->seen.empty());
 }
 
-TEST(S3ClientCreateTest, RefusesHttpsUntilSupportedAndMissingCredentials) {
+TEST(S3ClientCreateTest, NeedsCredentialsAndALoadableCaFile) {
   S3Config c = *ParseS3Uri("s3://bucket");
   EXPECT_EQ(S3Client::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
   c.credentials = {"a", "b", ""};
-  auto r = S3Client::Create(c);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(S3Client::Create(c).ok());  // https, system trust store
+  c.ca_file = "/nonexistent/ca.pem";
+  absl::Status s = S3Client::Create(c).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "/nonexistent/ca.pem")) << s;
 }
 
 }  // namespace

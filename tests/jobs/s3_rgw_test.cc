@@ -328,6 +328,37 @@ TEST_F(S3RgwTest, PresignedGetWorksAndFailsWhenExpiredOrTampered) {
   ASSERT_TRUE(client->DeleteObject("ps/result.png").ok());
 }
 
+TEST_F(S3RgwTest, HttpsWithTheCertificateCheckedAgainstTheCaFile) {
+  S3Config c = Config();
+  auto tls = ParseS3Uri(absl::StrCat("s3://", c.bucket, "/itest?endpoint=", rgw->value("S3_TLS_ENDPOINT"),
+                                     "&path_style=true&ca_file=", rgw->value("S3_CA_FILE")));
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  c.scheme = tls->scheme;
+  c.host = tls->host;
+  c.port = tls->port;
+  c.ca_file = tls->ca_file;
+  auto client = Client(c);
+  ASSERT_NE(client, nullptr);
+  std::string body = RandomBytes(9 << 20, 11);  // multipart over TLS
+  ASSERT_TRUE(client->PutObject("tls/k", body).ok());
+  EXPECT_TRUE(Body(*client, "tls/k") == body);
+  auto url = client->PresignUrl("GET", "tls/k", absl::Minutes(1));
+  ASSERT_TRUE(url.ok());
+  EXPECT_TRUE(absl::StartsWith(*url, "https://127.0.0.1:")) << *url;
+  ASSERT_TRUE(client->DeleteObject("tls/k").ok());
+
+  // The same self-signed server against the system trust store: refused, at
+  // once (a certificate problem is not retried), saying why.
+  c.ca_file.clear();
+  auto untrusted = Client(c);
+  ASSERT_NE(untrusted, nullptr);
+  absl::Status s = untrusted->GetObject("tls/k").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "TLS with https://127.0.0.1:")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "certificate")) << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "gave up")) << s;
+}
+
 TEST_F(S3RgwTest, UnreachableEndpointIsUnavailableAfterRetries) {
   S3Config c = Config();
   c.port = 1;  // nothing listens there

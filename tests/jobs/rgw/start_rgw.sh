@@ -4,6 +4,8 @@
 # bucket, and prints (and writes to DIR/env) what a client needs:
 #   S3_ENDPOINT=http://127.0.0.1:PORT S3_REGION=us-east-1 S3_BUCKET=...
 #   S3_ACCESS_KEY=... S3_SECRET_KEY=...
+#   S3_TLS_ENDPOINT=https://127.0.0.1:PORT2 S3_CA_FILE=DIR/tls.crt (a
+#   self-signed certificate for 127.0.0.1 and localhost)
 # Usage: start_rgw.sh DIR   (stop with stop_rgw.sh DIR). Takes about 12 s.
 # Run as root, the daemons run as the `ceph` user the Debian packages create.
 # Exit status 3: a needed program is missing (the message names it).
@@ -17,11 +19,11 @@ BUCKET=${RGW_BUCKET:-imagen-test}
 TIMEOUT=${RGW_TIMEOUT:-90}
 
 missing=()
-for tool in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph curl python3; do
+for tool in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph curl python3 openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -ne 0 ]; then
-  echo "start_rgw.sh: missing: ${missing[*]} (Debian packages: radosgw ceph-mon ceph-osd ceph-common curl; ./run installs them)" >&2
+  echo "start_rgw.sh: missing: ${missing[*]} (Debian packages: radosgw ceph-mon ceph-osd ceph-common curl openssl; ./run installs them)" >&2
   exit 3
 fi
 
@@ -42,15 +44,19 @@ DIR=$(cd "$DIR" && pwd)
 mkdir -p "$DIR"/{mon,osd,run,log,tmp}
 [ ${#RUN[@]} -eq 0 ] || chown -R ceph:ceph "$DIR"
 
-read -r MON_PORT RGW_PORT < <(python3 - <<'PY'
+read -r MON_PORT RGW_PORT TLS_PORT < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
 PY
 )
 FSID=$(cat /proc/sys/kernel/random/uuid)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+  -keyout "$DIR/tls.key" -out "$DIR/tls.crt" >/dev/null 2>&1 || { echo "start_rgw.sh: openssl req failed" >&2; exit 1; }
+[ ${#RUN[@]} -eq 0 ] || chown ceph:ceph "$DIR/tls.key" "$DIR/tls.crt"
 C=$DIR/ceph.conf
 LIB=/usr/lib/x86_64-linux-gnu/ceph
 [ -d "$LIB" ] || LIB=$(dirname "$(dpkg -L ceph-common 2>/dev/null | grep -m1 '/ceph/erasure-code$' || echo /usr/lib/ceph/x)")
@@ -85,7 +91,7 @@ ms bind msgr1 = false
 # RGW asks the mon for a secure connection by default, which auth none
 # cannot give (it loops on "get_initial_auth_request returned -13").
 ms mon client mode = crc
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT ssl_endpoint=127.0.0.1:$TLS_PORT ssl_certificate=$DIR/tls.crt ssl_private_key=$DIR/tls.key
 rgw data = $DIR/rgw
 CONF
 [ ${#RUN[@]} -eq 0 ] || chown ceph:ceph "$C"
@@ -134,6 +140,8 @@ S3_REGION=us-east-1
 S3_BUCKET=$BUCKET
 S3_ACCESS_KEY=$ACCESS_KEY
 S3_SECRET_KEY=$SECRET_KEY
+S3_TLS_ENDPOINT=https://127.0.0.1:$TLS_PORT
+S3_CA_FILE=$DIR/tls.crt
 RGW_STARTUP=$t_all
 ENV
 cat "$DIR/env"
