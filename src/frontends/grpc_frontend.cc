@@ -1,6 +1,7 @@
 #include "frontends/grpc_frontend.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -79,8 +80,15 @@ class StreamCall {
       // thread that calls InferAsync, which must not be the queue's.
       auto request = std::make_shared<serving::InferRequest>(std::move(*r));
       bool queued = executor_->Submit([this, request] {
-        server_->InferAsync(std::move(*request),
-                            [this](absl::StatusOr<serving::InferResponse> result) { Complete(std::move(result)); });
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        try {
+          server_->InferAsync(std::move(*request), [this, done](absl::StatusOr<serving::InferResponse> result) {
+            done->store(true);
+            Complete(std::move(result));
+          });
+        } catch (const std::exception& e) {
+          if (!done->load()) Complete(absl::InternalError(std::string("internal error: ") + e.what()));
+        }
       });
       if (!queued) Complete(absl::UnavailableError("the server is shutting down"));
     }

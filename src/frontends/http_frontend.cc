@@ -173,8 +173,15 @@ void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::str
         }
         bool binary_default = false;
         std::vector<std::string> binary_outputs, json_outputs;
-        auto parsed = ParseInferRequest(*body, header_length, Param(ctx, "m"), Param(ctx, "v"), &binary_default,
-                                        &binary_outputs, &json_outputs);
+        absl::StatusOr<serving::InferRequest> parsed;
+        if (header_length == 0) {  // the raw binary request form
+          auto config = s->Config(Param(ctx, "m"), Param(ctx, "v"));
+          if (!config.ok()) co_return Error(req, config.status());
+          parsed = ParseRawInferRequest(std::move(*body), *config, Param(ctx, "m"), Param(ctx, "v"));
+        } else {
+          parsed = ParseInferRequest(*body, header_length, Param(ctx, "m"), Param(ctx, "v"), &binary_default,
+                                     &binary_outputs, &json_outputs);
+        }
         if (!parsed.ok()) co_return Error(req, parsed.status());
         auto result = co_await AwaitInfer(s, std::move(*parsed));
         if (!result.ok()) co_return Error(req, result.status());

@@ -345,6 +345,62 @@ absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body,
   }
 }
 
+absl::StatusOr<serving::InferRequest> ParseRawInferRequest(std::string body, const inference::ModelConfig& config,
+                                                           const std::string& model, const std::string& version) {
+  if (config.input_size() != 1) {
+    return absl::InvalidArgumentError(
+        ToValidUtf8(absl::StrCat("a raw binary request (Inference-Header-Content-Length: 0) needs a model with "
+                                 "exactly one input; model '",
+                                 model, "' has ", config.input_size())));
+  }
+  const inference::ModelInput& in = config.input(0);
+  serving::Tensor t;
+  t.name = in.name();
+  t.datatype = serving::DataTypeName(in.data_type());
+  if (config.max_batch_size() > 0) t.shape.push_back(1);
+  int dynamic_axis = -1;
+  int64_t fixed = 1;
+  for (int64_t d : in.dims()) {
+    if (d == -1) {
+      if (dynamic_axis != -1) {
+        return absl::InvalidArgumentError(absl::StrCat("the shape of the raw input '", in.name(),
+                                                       "' cannot be deduced: more than one variable dimension"));
+      }
+      dynamic_axis = static_cast<int>(t.shape.size());
+    } else if (d < 0 || __builtin_mul_overflow(fixed, d, &fixed)) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid dims for input '", in.name(), "'"));
+    }
+    t.shape.push_back(d);
+  }
+  if (in.data_type() == inference::TYPE_STRING) {
+    if (dynamic_axis != -1 || fixed != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("for BYTES raw input '", in.name(), "' the model must have input shape [1]"));
+    }
+    if (body.size() > UINT32_MAX) return absl::InvalidArgumentError("raw BYTES input larger than 4 GiB");
+    uint32_t n = static_cast<uint32_t>(body.size());
+    t.data.assign(reinterpret_cast<const char*>(&n), 4);
+    t.data += body;
+  } else {
+    size_t elem = serving::DataTypeSize(in.data_type());
+    if (elem == 0) return absl::InvalidArgumentError(absl::StrCat("raw input '", in.name(), "' has no datatype size"));
+    if (dynamic_axis != -1) {
+      if (fixed == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the shape of the raw input '", in.name(), "' cannot be deduced (a fixed dimension is 0)"));
+      }
+      t.shape[static_cast<size_t>(dynamic_axis)] =
+          static_cast<int64_t>(body.size() / static_cast<size_t>(fixed) / elem);
+    }
+    t.data = std::move(body);  // a size that does not match the shape is rejected by validation
+  }
+  serving::InferRequest r;
+  r.model_name = model;
+  r.model_version = version;
+  r.inputs.push_back(std::move(t));
+  return r;
+}
+
 EncodedResponse EncodeInferResponse(const serving::InferResponse& response, bool binary_default,
                                     const std::vector<std::string>& binary_outputs,
                                     const std::vector<std::string>& json_outputs) {

@@ -37,6 +37,14 @@ absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body,
                                                         std::vector<std::string>* binary_outputs,
                                                         std::vector<std::string>* json_outputs);
 
+// The raw binary request form (Inference-Header-Content-Length: 0): the whole
+// body is the one input of a model with exactly one input; its name, datatype
+// and shape come from the config as Triton deduces them (batch dimension 1
+// when the model batches; at most one variable dimension, sized from the
+// body; a BYTES input must have shape [1] and the body is its one element).
+absl::StatusOr<serving::InferRequest> ParseRawInferRequest(std::string body, const inference::ModelConfig& config,
+                                                           const std::string& model, const std::string& version);
+
 struct EncodedResponse {
   std::string body;
   std::optional<size_t> header_length;  // set when binary data follows the JSON

@@ -74,5 +74,36 @@ TEST(KServeJson, InvalidUtf8InOutputsIsReplacedNotThrown) {
   EXPECT_EQ(ErrorJson("bad \xff name"), "{\"error\":\"bad \xEF\xBF\xBD name\"}");
 }
 
+inference::ModelConfig OneInput(inference::DataType type, std::vector<int64_t> dims, int max_batch = 0) {
+  inference::ModelConfig c;
+  c.set_name("m");
+  c.set_max_batch_size(max_batch);
+  auto* in = c.add_input();
+  in->set_name("IN");
+  in->set_data_type(type);
+  for (int64_t d : dims) in->add_dims(d);
+  return c;
+}
+
+TEST(KServeJson, RawBinaryRequestDeducesTheOneInput) {
+  auto r = ParseRawInferRequest(std::string(24, '\0'), OneInput(inference::TYPE_FP32, {2, -1}, 8), "m", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inputs[0].name, "IN");
+  EXPECT_EQ(r->inputs[0].datatype, "FP32");
+  EXPECT_EQ(r->inputs[0].shape, (std::vector<int64_t>{1, 2, 3}));
+  auto fixed = ParseRawInferRequest(std::string(8, '\0'), OneInput(inference::TYPE_INT32, {2}), "m", "1");
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed->inputs[0].shape, (std::vector<int64_t>{2}));
+  auto bytes = ParseRawInferRequest("abc", OneInput(inference::TYPE_STRING, {1}), "m", "");
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(bytes->inputs[0].data, std::string("\3\0\0\0abc", 7));
+  EXPECT_FALSE(ParseRawInferRequest("abc", OneInput(inference::TYPE_STRING, {-1}), "m", "").ok());
+  EXPECT_FALSE(ParseRawInferRequest("", OneInput(inference::TYPE_FP32, {-1, -1}), "m", "").ok());
+  EXPECT_FALSE(ParseRawInferRequest("", OneInput(inference::TYPE_FP32, {0, -1}), "m", "").ok());
+  inference::ModelConfig two = OneInput(inference::TYPE_FP32, {1});
+  *two.add_input() = two.input(0);
+  EXPECT_THAT(std::string(ParseRawInferRequest("", two, "m", "").status().message()), HasSubstr("exactly one input"));
+}
+
 }  // namespace
 }  // namespace imagen::frontends

@@ -165,6 +165,25 @@ TEST_F(RobustnessTest, LoadParametersAreAppliedOrRefused) {
   ASSERT_EQ(Post("/v2/repository/models/add_sub/load", "").status, 200u);
 }
 
+// The raw binary request form of the binary tensor extension: the whole body
+// is the model's one input, shaped from its config.
+TEST_F(RobustnessTest, RawBinaryRequestForm) {
+  std::vector<float> v = {1.5f, 2.5f, 3.5f};
+  std::string raw(reinterpret_cast<const char*>(v.data()), 12);
+  HttpResult r = HttpCall(servers_->http_port(), "POST", "/v2/models/identity/infer", raw,
+                          {{"Inference-Header-Content-Length", "0"}});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["outputs"][0]["shape"], json({1, 3}));
+  EXPECT_EQ(j["outputs"][0]["data"], json({1.5, 2.5, 3.5}));
+  ExpectKServeError(HttpCall(servers_->http_port(), "POST", "/v2/models/add_sub/infer", raw,
+                             {{"Inference-Header-Content-Length", "0"}}),
+                    400, "exactly one input");
+  ExpectKServeError(HttpCall(servers_->http_port(), "POST", "/v2/models/image/infer", raw,
+                             {{"Inference-Header-Content-Length", "0"}}),
+                    400, "more than one variable dimension");
+}
+
 // Item 7: RepositoryModelLoad ran the whole load on the completion-queue
 // thread, so every gRPC call (health included) froze while a model loaded.
 TEST_F(RobustnessTest, GrpcHealthAnswersWhileAModelLoadBlocks) {
