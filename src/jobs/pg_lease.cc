@@ -119,7 +119,29 @@ absl::Status PgQueue::Finish(const std::string& id, const std::string& owner, Jo
   if (to == JobState::kRunning) return absl::InternalError("illegal transition running -> running");
   const int64_t now = NowUs();
   std::optional<Job> after;
-  {
+  if (IsTerminal(to)) {
+    // The common case in one statement (one durable commit): a job without a
+    // webhook, so no outbox row. Anything else takes the transaction below.
+    auto c = pool_->Acquire();
+    ASSIGN_OR_RETURN(
+        auto r,
+        c->Exec(absl::StrCat("UPDATE jobs SET state=$3, updated_at=imagen_ts($4), finished_at=imagen_ts($4), "
+                             "lease_owner=NULL, lease_expires_at=NULL, result_ref=$5, result_type=$6, error_code=$7, "
+                             "error_message=$8, progress=CASE WHEN $3='succeeded' THEN 1 ELSE progress END "
+                             "WHERE id=$1 AND state='running' AND lease_owner=$2 AND webhook_url IS NULL RETURNING ",
+                             JobColumns()),
+                PgParams()
+                    .Text(id)
+                    .Text(owner)
+                    .Text(JobStateName(to))
+                    .Int(now)
+                    .TextOrNull(result_ref)
+                    .TextOrNull(result_type)
+                    .TextOrNull(error_code)
+                    .TextOrNull(message)));
+    if (r.Rows() == 1) after = RowToJob(r, 0);
+  }
+  if (!after) {
     auto c = pool_->Acquire();
     PgTx tx(c.get());
     RETURN_IF_ERROR(tx.Begin());

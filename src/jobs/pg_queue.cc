@@ -292,7 +292,7 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
     key_vt[key_id] = {r.Int(0, 0) - n * step, step};
   }
 
-  // One INSERT for the group.
+  // One INSERT and one NOTIFY for the group.
   std::vector<std::string> ids, keys, ops, params, input_refs, input_types, priorities, vts, max_attempts, deadlines,
       webhooks, idems, hashes;
   for (int i : inserting) {
@@ -317,16 +317,20 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
   if (!inserting.empty()) {
     ASSIGN_OR_RETURN(
         auto r,
-        c->Exec(absl::StrCat(
-                    "INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,vt,max_attempts,"
-                    "created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
-                    "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.vt,t.maxa,imagen_ts($14),"
-                    "imagen_ts($14),imagen_ts($14),imagen_ts(t.deadline),t.hook,t.idem,t.hash "
-                    "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
-                    "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[]) "
-                    "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash) "
-                    "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING ",
-                    JobColumns()),
+        c->Exec(absl::StrCat("WITH ins AS (INSERT INTO "
+                             "jobs(id,key_id,operation,params,input_ref,input_type,state,priority,vt,max_attempts,"
+                             "created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
+                             "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.vt,t.maxa,imagen_ts($14),"
+                             "imagen_ts($14),imagen_ts($14),imagen_ts(t.deadline),t.hook,t.idem,t.hash "
+                             "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
+                             "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[]) "
+                             "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash) "
+                             "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+                             "RETURNING *) "
+                             // One notification per transaction however many rows:
+                             // PostgreSQL folds identical ones.
+                             "SELECT ",
+                             JobColumns(), ", pg_notify($15, '') FROM ins"),
                 PgParams()
                     .TextArray(ids)
                     .TextArray(keys)
@@ -341,7 +345,8 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
                     .TextArray(webhooks, true)
                     .TextArray(idems, true)
                     .TextArray(hashes, true)
-                    .Int(now)));
+                    .Int(now)
+                    .Text(kWorkChannel)));
     for (int i = 0; i < r.Rows(); ++i) {
       Job j = RowToJob(r, i);
       std::string id = j.id;
@@ -380,8 +385,6 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
       out[i] = CreateResult{first->job, false};
     }
   }
-  // At most one notification per commit group.
-  if (!inserted.empty()) RETURN_IF_ERROR(c->Exec("SELECT pg_notify($1, '')", PgParams().Text(kWorkChannel)).status());
   RETURN_IF_ERROR(tx.Commit());
   for (const auto& r : out) {
     if (!r.ok() || !r->created) continue;

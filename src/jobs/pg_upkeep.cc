@@ -26,7 +26,11 @@ bool PgQueue::IsLeader() const {
 
 void PgQueue::ResignLeader() {
   absl::MutexLock lock(&leader_mu_);
-  // Closing the session releases its advisory lock.
+  // Unlock explicitly: a closed session releases its locks too, but only
+  // once its backend has noticed, so a successor could still be refused.
+  if (leader_conn_ != nullptr && leader_) {
+    (void)leader_conn_->Exec("SELECT pg_advisory_unlock($1)", PgParams().Int(kLeaderLockKey));
+  }
   leader_conn_.reset();
   leader_ = false;
 }
