@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "absl/synchronization/notification.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "serving/batched_model.h"
@@ -214,6 +215,49 @@ TEST(EnsembleLifetime, UnloadWhileAStepIsBlockedIsSafe) {
   EXPECT_EQ(result->outputs[0].data.size(), 16u);
   EXPECT_EQ(server->Infer(Request("ens", Floats("A", {4}, {1, 2, 3, 4}))).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// Deterministic without ASan: the server drops its last reference to the
+// ensemble (unload) while a step is outstanding; the ensemble must stay alive
+// until that step answers, then go away.
+TEST(EnsembleLifetime, RequestKeepsTheEnsembleAlive) {
+  inference::ModelConfig c;
+  c.set_name("e");
+  c.set_platform("ensemble");
+  auto* in = c.add_input();
+  in->set_name("A");
+  in->set_data_type(inference::TYPE_FP32);
+  in->add_dims(1);
+  auto* out = c.add_output();
+  out->set_name("B");
+  out->set_data_type(inference::TYPE_FP32);
+  out->add_dims(1);
+  auto* step = c.mutable_ensemble_scheduling()->add_step();
+  step->set_model_name("m");
+  (*step->mutable_input_map())["x"] = "A";
+  (*step->mutable_output_map())["y"] = "B";
+  std::vector<std::pair<InferRequest, InferCallback>> pending;
+  auto ensemble = std::make_shared<EnsembleModel>(
+      c, 1, [&](InferRequest r, InferCallback cb) { pending.emplace_back(std::move(r), std::move(cb)); },
+      Clock::Real());
+  std::weak_ptr<EnsembleModel> watch = ensemble;
+  absl::StatusOr<InferResponse> result = absl::UnknownError("not called");
+  InferRequest request = Request("e", Floats("A", {1}, {7}), /*timeout_us=*/1234);
+  request.priority = 3;
+  ensemble->Infer(std::move(request), [&](absl::StatusOr<InferResponse> r) { result = std::move(r); });
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].first.timeout_us, 1234u);  // steps inherit the timeout ...
+  EXPECT_EQ(pending[0].first.priority, 3u);       // ... and the priority
+  ensemble->Stop();
+  ensemble.reset();  // the server's unload drops its reference
+  EXPECT_FALSE(watch.expired()) << "the in-flight request does not hold the ensemble";
+  InferResponse step_out;
+  step_out.outputs.push_back(Floats("y", {1}, {7}));
+  pending[0].second(std::move(step_out));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outputs[0].name, "B");
+  pending.clear();
+  EXPECT_TRUE(watch.expired());
 }
 
 TEST(EnsembleLifetime, StepsInheritTheRequestTimeout) {
