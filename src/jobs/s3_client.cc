@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/string_view.h"
 #include "jobs/s3_xml.h"
 
@@ -103,8 +104,10 @@ absl::StatusOr<S3HttpResponse> S3Client::Execute(const Call& call) {
     if (response.ok()) {
       last = S3ErrorToStatus(response->status, response->body, Context(call));
     } else {
+      absl::string_view message = response.status().message();
+      absl::ConsumePrefix(&message, "s3: ");
       last = absl::Status(response.status().code(),
-                          absl::StrCat("s3 ", call.operation, " '", call.full_key, "': ", response.status().message()));
+                          absl::StrCat("s3 ", call.operation, " '", call.full_key, "': ", message));
     }
     if (!IsS3Retryable(last) || attempt >= config_.max_attempts) break;
     clock_->SleepFor(S3Backoff(attempt, Jitter(), config_.retry_base_delay, config_.retry_max_delay));
@@ -303,7 +306,11 @@ absl::StatusOr<std::string> S3Client::PresignUrl(std::string_view method, std::s
   SigV4Request request{std::string(method), path, {}, {{"host", HostHeader()}}, std::string(kUnsignedPayload)};
   SigV4Signature sig = PresignRequest(request, config_.credentials, {config_.region, "s3", clock_->Now()},
                                       absl::Seconds(absl::ToInt64Seconds(expires)));
-  return absl::StrCat(config_.scheme, "://", HostHeader(), CanonicalUri(path), "?", CanonicalQuery(sig.query));
+  // The signature goes last, as AWS's own presigned URLs have it.
+  KeyValues query = sig.query;
+  query.pop_back();  // X-Amz-Signature
+  return absl::StrCat(config_.scheme, "://", HostHeader(), CanonicalUri(path), "?", CanonicalQuery(query),
+                      "&X-Amz-Signature=", sig.signature);
 }
 
 }  // namespace imagen::jobs

@@ -355,7 +355,10 @@ TEST_F(S3ClientTest, PresignedUrl) {
   EXPECT_TRUE(absl::StartsWith(*url, "http://127.0.0.1:7480/imagen/pre/r/1?X-Amz-Algorithm=AWS4-HMAC-SHA256&")) << *url;
   EXPECT_TRUE(absl::StrContains(*url, "X-Amz-Credential=AKID%2F20231114%2Fus-east-1%2Fs3%2Faws4_request"));
   EXPECT_TRUE(absl::StrContains(*url, "X-Amz-Expires=300&"));
-  EXPECT_TRUE(absl::StrContains(*url, "X-Amz-Signature="));
+  size_t sig = url->find("&X-Amz-Signature=");
+  ASSERT_NE(sig, std::string::npos) << *url;
+  EXPECT_EQ(url->size() - sig, std::string("&X-Amz-Signature=").size() + 64) << *url;  // last, 64 hex digits
+  EXPECT_TRUE(absl::StrContains(*url, "&X-Amz-SignedHeaders=host&")) << *url;
   EXPECT_EQ(client->PresignUrl("GET", "k", absl::Hours(24 * 8)).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(fake_->seen.empty());
 }
