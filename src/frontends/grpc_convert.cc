@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 
 namespace imagen::frontends {
 namespace {
@@ -121,7 +122,7 @@ void ToProto(const serving::InferRequest& in, inference::ModelInferRequest* out)
 }
 
 void ToProto(serving::InferResponse in, inference::ModelInferResponse* out) {
-  out->set_model_name(std::move(in.model_name));
+  out->set_model_name(ToValidUtf8(in.model_name));  // proto3 strings must be UTF-8
   out->set_model_version(std::move(in.model_version));
   out->set_id(std::move(in.id));
   for (auto& t : in.outputs) {
@@ -159,7 +160,7 @@ absl::StatusOr<serving::InferResponse> FromProto(inference::ModelInferResponse* 
 }
 
 void ToProto(const serving::ModelMetadata& in, inference::ModelMetadataResponse* out) {
-  out->set_name(in.name);
+  out->set_name(ToValidUtf8(in.name));
   for (const auto& v : in.versions) out->add_versions(v);
   out->set_platform(in.platform);
   for (const auto& t : in.inputs) {
@@ -181,7 +182,7 @@ void ToProto(const serving::ModelStatsSnapshot& in, inference::ModelStatistics* 
     p->set_count(d.count);
     p->set_ns(d.ns);
   };
-  out->set_name(in.name);
+  out->set_name(ToValidUtf8(in.name));
   out->set_version(in.version);
   out->set_last_inference(in.last_inference_ms);
   out->set_inference_count(in.inference_count);

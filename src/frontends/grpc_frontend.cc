@@ -129,7 +129,7 @@ class StreamCall {
     if (result.ok()) {
       ToProto(std::move(*result), out.mutable_infer_response());
     } else {
-      out.set_error_message(std::string(result.status().message()));
+      out.set_error_message(ToValidUtf8(std::string(result.status().message())));  // proto3 strings are UTF-8
     }
     bool done;
     {
@@ -328,10 +328,10 @@ void GrpcFrontend::Impl::ServeAll() {
                [s](const inf::RepositoryIndexRequest& req, inf::RepositoryIndexResponse* resp) {
                  for (const auto& e : s->RepositoryIndex(req.ready())) {
                    auto* m = resp->add_models();
-                   m->set_name(e.name);
+                   m->set_name(ToValidUtf8(e.name));
                    m->set_version(e.version);
                    m->set_state(e.state);
-                   m->set_reason(e.reason);
+                   m->set_reason(ToValidUtf8(e.reason));
                  }
                  return absl::OkStatus();
                }),
