@@ -1,5 +1,6 @@
-// `imagen keys`: create and list API keys in a data folder's job store. Works
-// while `imagen serve` runs on the same folder (SQLite WAL, busy timeout).
+// `imagen keys`: create, list and revoke API keys in a data folder's job
+// store. Works while `imagen serve` runs on the same folder (SQLite WAL, busy
+// timeout); a revoked key is refused by the server's next lookup.
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -21,7 +22,10 @@ struct KeysFlags {
   std::string name;
   std::string rate = "0";  // "R" or "R/s"
   int max_concurrent = 0;
+  int max_priority = 0;
+  int64_t max_queued = 0;
   bool json = false;
+  std::string key;  // revoke: id or id prefix
 };
 
 absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenStore(const std::string& data_dir) {
@@ -47,7 +51,11 @@ int Create(const KeysFlags& f) {
     fmt::print(stderr, "imagen keys create: --rate expects a number of requests per second, got '{}'\n", f.rate);
     return 2;
   }
-  auto key = jobs::CreateApiKey(store->get(), {.name = f.name, .rate = rate, .max_concurrent = f.max_concurrent});
+  auto key = jobs::CreateApiKey(store->get(), {.name = f.name,
+                                               .rate = rate,
+                                               .max_concurrent = f.max_concurrent,
+                                               .max_priority = f.max_priority,
+                                               .max_queued = f.max_queued});
   if (!key.ok()) {
     fmt::print(stderr, "imagen keys create: {}\n", std::string(key.status().message()));
     return 2;
@@ -75,16 +83,31 @@ int List(const KeysFlags& f) {
     return 1;
   }
   for (const auto& k : *keys) {
-    fmt::print("{}  {:<20} rate={} max_concurrent={}{}\n", k.id, k.name, k.rate, k.max_concurrent,
-               k.admin ? " admin" : "");
+    fmt::print("{}  {:<20} rate={} max_concurrent={} max_priority={} max_queued={}{}{}\n", k.id, k.name, k.rate,
+               k.max_concurrent, k.max_priority, k.max_queued, k.admin ? " admin" : "", k.revoked_at ? " revoked" : "");
   }
+  return 0;
+}
+
+int Revoke(const KeysFlags& f) {
+  auto store = OpenStore(f.data_dir);
+  if (!store.ok()) {
+    fmt::print(stderr, "imagen keys revoke: {}\n", std::string(store.status().message()));
+    return 1;
+  }
+  auto key = (*store)->RevokeKey(f.key);
+  if (!key.ok()) {
+    fmt::print(stderr, "imagen keys revoke: {}\n", std::string(key.status().message()));
+    return absl::IsNotFound(key.status()) || absl::IsInvalidArgument(key.status()) ? 2 : 1;
+  }
+  fmt::print("API key '{}' ({}) revoked\n", key->name, key->id);
   return 0;
 }
 
 }  // namespace
 
 void AddKeysCommand(CLI::App& app, int* rc) {
-  CLI::App* keys = app.add_subcommand("keys", "Create and list API keys");
+  CLI::App* keys = app.add_subcommand("keys", "Create, list and revoke API keys");
   keys->require_subcommand(1);
   auto flags = std::make_shared<KeysFlags>();
   CLI::App* create = keys->add_subcommand("create", "Create an API key; prints it and its webhook secret once");
@@ -93,11 +116,21 @@ void AddKeysCommand(CLI::App& app, int* rc) {
   create->add_option("--rate", flags->rate, "submissions per second, R or R/s (0: the server default)");
   create->add_option("--max-concurrent", flags->max_concurrent, "running jobs at once (0: unlimited)")
       ->check(CLI::NonNegativeNumber);
+  create
+      ->add_option("--max-priority", flags->max_priority,
+                   "priorities up to this go before other keys' jobs (0: they order only this key's jobs)")
+      ->check(CLI::Range(0, 100));
+  create->add_option("--max-queued", flags->max_queued, "queued jobs at once (0: the server's jobs.max_queued_per_key)")
+      ->check(CLI::NonNegativeNumber);
   create->add_flag("--json", flags->json, "print {\"key\":...,\"webhook_secret\":...} only");
   create->callback([rc, flags] { *rc = Create(*flags); });
   CLI::App* list = keys->add_subcommand("list", "List API keys (names and limits; never the keys)");
   list->add_option("--data-dir", flags->data_dir, "data folder of imagen serve (default ./data)");
   list->callback([rc, flags] { *rc = List(*flags); });
+  CLI::App* revoke = keys->add_subcommand("revoke", "Revoke an API key at once (by id or a unique id prefix)");
+  revoke->add_option("key", flags->key, "the key's id (key_...) or a unique prefix of it")->required();
+  revoke->add_option("--data-dir", flags->data_dir, "data folder of imagen serve (default ./data)");
+  revoke->callback([rc, flags] { *rc = Revoke(*flags); });
 }
 
 }  // namespace imagen

@@ -17,6 +17,8 @@ static ApiKey NewRecord(JobStore* store, const std::string& token, const KeyOpti
   k.rate = options.rate;
   k.max_concurrent = options.max_concurrent;
   k.admin = options.admin;
+  k.max_priority = options.max_priority;
+  k.max_queued = options.max_queued;
   k.created_at = store->clock()->Now();
   return k;
 }
@@ -25,6 +27,10 @@ absl::StatusOr<CreatedKey> CreateApiKey(JobStore* store, const KeyOptions& optio
   if (options.name.empty()) return absl::InvalidArgumentError("a key needs a name");
   if (options.rate < 0) return absl::InvalidArgumentError("--rate must be >= 0");
   if (options.max_concurrent < 0) return absl::InvalidArgumentError("--max-concurrent must be >= 0");
+  if (options.max_priority < 0 || options.max_priority > 100) {
+    return absl::InvalidArgumentError("--max-priority must be in [0, 100]");
+  }
+  if (options.max_queued < 0) return absl::InvalidArgumentError("--max-queued must be >= 0");
   CreatedKey out;
   out.token = RandomToken("imk_", 32);
   out.record = NewRecord(store, out.token, options);

@@ -20,6 +20,8 @@ struct KeyOptions {
   double rate = 0;
   int max_concurrent = 0;
   bool admin = false;
+  int max_priority = 0;    // 0..100: priorities up to this go before other keys' jobs
+  int64_t max_queued = 0;  // 0: the server's jobs.max_queued_per_key
 };
 
 absl::StatusOr<CreatedKey> CreateApiKey(JobStore* store, const KeyOptions& options);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/env.h"
@@ -88,7 +89,20 @@ CREATE TABLE inline_inputs(
   ref TEXT PRIMARY KEY,
   data BLOB NOT NULL);
 )sql",
+    // v3: tenancy. Per-key queue quota and priority ceiling, revocation; a
+    // job's cross-key boost (its priority clamped to its key's ceiling); the
+    // indexes of the fair lease order and of a key's job list.
+    R"sql(
+ALTER TABLE api_keys ADD COLUMN max_priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN max_queued INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
+ALTER TABLE jobs ADD COLUMN boost INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_queue ON jobs(state, key_id, priority DESC, seq);
+CREATE INDEX jobs_boosted ON jobs(state, boost DESC, seq) WHERE boost>0;
+CREATE INDEX jobs_by_key_seq ON jobs(key_id, seq);
+)sql",
 };
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 constexpr const char* kJobColumns =
     "seq,id,key_id,operation,params,input_ref,input_type,state,priority,attempts,max_attempts,created_at,"
@@ -144,9 +158,13 @@ ApiKey RowToKey(const Stmt& s) {
   k.max_concurrent = static_cast<int>(s.Int(5));
   k.admin = s.Int(6) != 0;
   k.created_at = FromUs(s.Int(7));
+  k.max_priority = static_cast<int>(s.Int(8));
+  k.max_queued = s.Int(9);
+  k.revoked_at = OptTime(s.OptInt(10));
   return k;
 }
-constexpr const char* kKeyColumns = "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,created_at";
+constexpr const char* kKeyColumns =
+    "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,created_at,max_priority,max_queued,revoked_at";
 
 }  // namespace
 
@@ -350,7 +368,7 @@ absl::Status JobStore::InsertKey(const ApiKey& k) {
 
 absl::Status JobStore::InsertKeyLocked(const ApiKey& k) {
   ASSIGN_OR_RETURN(auto st,
-                   db_->Prepare(absl::StrCat("INSERT INTO api_keys(", kKeyColumns, ") VALUES(?,?,?,?,?,?,?,?)")));
+                   db_->Prepare(absl::StrCat("INSERT INTO api_keys(", kKeyColumns, ") VALUES(?,?,?,?,?,?,?,?,?,?,?)")));
   return st.Bind(1, k.id)
       .Bind(2, ToValidUtf8(k.name))
       .Bind(3, k.key_hash)
@@ -359,12 +377,17 @@ absl::Status JobStore::InsertKeyLocked(const ApiKey& k) {
       .Bind(6, k.max_concurrent)
       .Bind(7, k.admin ? 1 : 0)
       .Bind(8, absl::ToUnixMicros(k.created_at))
+      .Bind(9, k.max_priority)
+      .Bind(10, k.max_queued)
+      .BindOrNull(11, k.revoked_at ? std::optional<int64_t>(absl::ToUnixMicros(*k.revoked_at)) : std::nullopt)
       .Run();
 }
 
 absl::StatusOr<std::optional<ApiKey>> JobStore::FindKeyByHash(const std::string& key_hash) {
   absl::MutexLock lock(&rmu_);
-  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE key_hash=?")));
+  // A revoked key is unknown to authentication from the moment it is revoked.
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(absl::StrCat("SELECT ", kKeyColumns,
+                                                      " FROM api_keys WHERE key_hash=? AND revoked_at IS NULL")));
   q.Bind(1, key_hash);
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::nullopt;
@@ -378,6 +401,45 @@ absl::StatusOr<std::optional<ApiKey>> JobStore::FindKey(const std::string& id) {
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::nullopt;
   return RowToKey(q);
+}
+
+absl::StatusOr<ApiKey> JobStore::RevokeKey(const std::string& id_or_prefix) {
+  if (id_or_prefix.size() < 4) return absl::InvalidArgumentError("give the key's id or at least 4 characters of it");
+  std::optional<ApiKey> key;
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    Transaction tx(db_.get());
+    RETURN_IF_ERROR(tx.Begin());
+    // An exact id, or else a unique prefix of one.
+    ASSIGN_OR_RETURN(auto q,
+                     db_->Prepare(absl::StrCat("SELECT ", kKeyColumns,
+                                               " FROM api_keys WHERE id=?1 OR (substr(id,1,length(?1))=?1 "
+                                               "AND NOT EXISTS (SELECT 1 FROM api_keys WHERE id=?1)) LIMIT 3")));
+    q.Bind(1, id_or_prefix);
+    std::vector<ApiKey> matches;
+    RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { matches.push_back(RowToKey(r)); }));
+    if (matches.empty()) return absl::NotFoundError(absl::StrCat("no API key '", id_or_prefix, "'"));
+    if (matches.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("'", id_or_prefix, "' matches several keys (", matches[0].id, ", ",
+                                                     matches[1].id, matches.size() > 2 ? ", ..." : "",
+                                                     "); give more of the id"));
+    }
+    key = matches[0];
+    if (key->admin) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("key ", key->id, " is the admin key; replace DIR/admin.key and restart instead"));
+    }
+    if (!key->revoked_at) {
+      ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE api_keys SET revoked_at=? WHERE id=?"));
+      RETURN_IF_ERROR(up.Bind(1, NowUs()).Bind(2, key->id).Run());
+      key->revoked_at = clock_->Now();
+    }
+    RETURN_IF_ERROR(tx.Commit());
+    ticket = wal_->Committed();
+  }
+  RETURN_IF_ERROR(wal_->SyncThrough(ticket));
+  return *key;
 }
 
 absl::StatusOr<std::vector<ApiKey>> JobStore::ListKeys() {
@@ -409,7 +471,34 @@ absl::StatusOr<Job> JobStore::Get(const std::string& id) {
   return *job;
 }
 
-absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& given) {
+namespace {
+constexpr char kQuotaPayload[] = "imagen.jobs/queue-quota";
+}  // namespace
+
+bool IsQueueQuotaError(const absl::Status& status) { return status.GetPayload(kQuotaPayload).has_value(); }
+
+absl::StatusOr<JobStore::KeyState*> JobStore::KeyStateLocked(const std::string& key_id, BatchKeys& batch) {
+  auto it = batch.find(key_id);
+  if (it != batch.end()) return &it->second;
+  KeyState k;
+  k.limit = queue_policy_.max_queued_per_key;
+  ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT max_priority, max_queued FROM api_keys WHERE id=?"));
+  q.Bind(1, key_id);
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (row) {
+    k.max_priority = static_cast<int>(q.Int(0));
+    if (q.Int(1) > 0) k.limit = q.Int(1);
+  }
+  if (k.limit > 0) {
+    ASSIGN_OR_RETURN(auto c, db_->Prepare("SELECT COUNT(*) FROM jobs WHERE key_id=? AND state='queued'"));
+    c.Bind(1, key_id);
+    ASSIGN_OR_RETURN(bool crow, c.Step());
+    k.queued = crow ? c.Int(0) : 0;
+  }
+  return &batch.emplace(key_id, k).first->second;
+}
+
+absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& given, BatchKeys& batch) {
   // Whatever the store records may reach JSON (job answers, webhooks): only
   // valid UTF-8 goes in. The request hash was taken over the texts as sent.
   NewJob nj = given;
@@ -436,16 +525,27 @@ absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& given) {
       return out;
     }
   }
+  // The key's queue quota (a member's own error, like a conflict), and its
+  // priority ceiling: the boost that orders this job against other keys'.
+  ASSIGN_OR_RETURN(KeyState * key, KeyStateLocked(nj.key_id, batch));
+  if (key->limit > 0 && key->queued >= key->limit) {
+    absl::Status full = absl::ResourceExhaustedError(absl::StrCat(
+        "this API key has ", key->queued, " queued jobs, its quota (jobs.max_queued_per_key); retry later"));
+    full.SetPayload(kQuotaPayload, absl::Cord("1"));
+    return full;
+  }
+  ++key->queued;
+  int boost = std::clamp(nj.priority, 0, std::max(0, key->max_priority));
   if (!nj.inline_input.empty()) {
     ASSIGN_OR_RETURN(auto in, db_->Prepare("INSERT OR IGNORE INTO inline_inputs(ref,data) VALUES(?,?)"));
     RETURN_IF_ERROR(in.Bind(1, nj.input_ref).BindBlob(2, nj.inline_input).Run());
   }
   int64_t now = NowUs();
   std::string id = RandomHexId("job_", 12);
-  ASSIGN_OR_RETURN(auto ins,
-                   db_->Prepare("INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,"
-                                "max_attempts,created_at,updated_at,run_after,deadline_at,webhook_url,"
-                                "idempotency_key,request_hash) VALUES(?,?,?,?,?,?,'queued',?,?,?,?,?,?,?,?,?)"));
+  ASSIGN_OR_RETURN(
+      auto ins, db_->Prepare("INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,"
+                             "max_attempts,created_at,updated_at,run_after,deadline_at,webhook_url,"
+                             "idempotency_key,request_hash,boost) VALUES(?,?,?,?,?,?,'queued',?,?,?,?,?,?,?,?,?,?)"));
   ins.Bind(1, id)
       .Bind(2, nj.key_id)
       .Bind(3, nj.operation)
@@ -460,7 +560,8 @@ absl::StatusOr<CreateResult> JobStore::CreateLocked(const NewJob& given) {
       .BindOrNull(12, nj.deadline ? std::optional<int64_t>(absl::ToUnixMicros(*nj.deadline)) : std::nullopt)
       .BindOrNull(13, nj.webhook_url)
       .BindOrNull(14, nj.idempotency_key)
-      .BindOrNull(15, nj.request_hash);
+      .BindOrNull(15, nj.request_hash)
+      .Bind(16, boost);
   RETURN_IF_ERROR(ins.Run());
   ASSIGN_OR_RETURN(auto job, GetLocked(id));
   if (!job) return absl::InternalError(absl::StrCat("job ", id, " vanished after its insert"));
@@ -491,10 +592,12 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> JobStore::CreateBatch(
     absl::MutexLock lock(&mu_);
     Transaction tx(db_.get());
     RETURN_IF_ERROR(tx.Begin());
+    BatchKeys keys;
     for (const NewJob& nj : jobs) {
-      absl::StatusOr<CreateResult> r = CreateLocked(nj);
-      // Only a conflict is the member's own; any other error ends the batch.
-      if (!r.ok() && !absl::IsAlreadyExists(r.status())) return r.status();
+      absl::StatusOr<CreateResult> r = CreateLocked(nj, keys);
+      // Only a conflict or a full quota is the member's own; any other error
+      // ends the batch.
+      if (!r.ok() && !absl::IsAlreadyExists(r.status()) && !IsQueueQuotaError(r.status())) return r.status();
       out.push_back(std::move(r));
     }
     RETURN_IF_ERROR(tx.Commit());
@@ -510,13 +613,24 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> JobStore::CreateBatch(
   return out;
 }
 
+std::string JobListSql(bool by_key, bool by_state, bool after_cursor) {
+  // One statement per shape, so that each uses its index: "key_id=? OR ?=''"
+  // made SQLite scan the whole table (all tenants) for every list. seq is the
+  // creation order, so (key_id, state, seq) is the (key, state, created) index.
+  std::string sql = absl::StrCat("SELECT ", kJobColumns, " FROM jobs");
+  if (by_key) absl::StrAppend(&sql, by_state ? " INDEXED BY jobs_by_key" : " INDEXED BY jobs_by_key_seq");
+  absl::StrAppend(&sql, " WHERE 1");
+  if (by_key) absl::StrAppend(&sql, " AND key_id=?1");
+  if (by_state) absl::StrAppend(&sql, " AND state=?2");
+  if (after_cursor) absl::StrAppend(&sql, " AND seq<?3");
+  absl::StrAppend(&sql, " ORDER BY seq DESC LIMIT ?4");
+  return sql;
+}
+
 absl::StatusOr<std::vector<Job>> JobStore::List(const std::string& key_id, std::optional<JobState> state, int limit,
                                                 int64_t before_seq) {
   absl::MutexLock lock(&rmu_);
-  std::string sql =
-      absl::StrCat("SELECT ", kJobColumns, " FROM jobs WHERE (?1='' OR key_id=?1) AND (?2='' OR state=?2)",
-                   " AND (?3=0 OR seq<?3) ORDER BY seq DESC LIMIT ?4");
-  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(sql));
+  ASSIGN_OR_RETURN(auto q, rdb_->Prepare(JobListSql(!key_id.empty(), state.has_value(), before_seq > 0)));
   q.Bind(1, key_id).Bind(2, state ? JobStateName(*state) : "").Bind(3, before_seq).Bind(4, limit);
   std::vector<Job> out;
   RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { out.push_back(RowToJob(r)); }));
@@ -559,6 +673,56 @@ absl::Status JobStore::SetStateLocked(const std::string& id, JobState to, const 
   return up.Run();
 }
 
+absl::StatusOr<bool> JobStore::KeyHasCapacityLocked(const std::string& key_id) {
+  ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT max_concurrent, (SELECT COUNT(*) FROM jobs WHERE key_id=?1 AND "
+                                        "state='running') FROM api_keys WHERE id=?1"));
+  q.Bind(1, key_id);
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row || q.Int(0) <= 0) return true;
+  return q.Int(1) < q.Int(0);
+}
+
+absl::StatusOr<std::optional<Job>> JobStore::NextQueuedLocked(int64_t now) {
+  // 1. Jobs of keys allowed to go first (ApiKey::max_priority > 0).
+  {
+    ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kJobColumns,
+                                                       " FROM jobs WHERE state='queued' AND boost>0 AND run_after<=? "
+                                                       "ORDER BY boost DESC, seq LIMIT 32")));
+    q.Bind(1, now);
+    std::vector<Job> boosted;
+    RETURN_IF_ERROR(q.ForEachRow([&](const Stmt& r) { boosted.push_back(RowToJob(r)); }));
+    for (Job& j : boosted) {
+      ASSIGN_OR_RETURN(bool room, KeyHasCapacityLocked(j.key_id));
+      if (room) return std::move(j);
+    }
+  }
+  // 2. Round robin over the keys with queued jobs (one index probe per key:
+  // a skip scan of jobs_queue), least recently served first.
+  ASSIGN_OR_RETURN(auto k, db_->Prepare("WITH RECURSIVE k(id) AS (SELECT MIN(key_id) FROM jobs WHERE state='queued' "
+                                        "UNION ALL SELECT (SELECT MIN(key_id) FROM jobs WHERE state='queued' AND "
+                                        "key_id>k.id) FROM k WHERE k.id IS NOT NULL) SELECT id FROM k WHERE id IS NOT "
+                                        "NULL"));
+  std::vector<std::string> ids;
+  RETURN_IF_ERROR(k.ForEachRow([&](const Stmt& r) { ids.push_back(r.Text(0)); }));
+  std::vector<std::pair<uint64_t, std::string>> keys;
+  for (std::string& id : ids) {
+    auto it = last_served_.find(id);
+    keys.emplace_back(it == last_served_.end() ? 0 : it->second, std::move(id));
+  }
+  std::sort(keys.begin(), keys.end());
+  for (const auto& [served, key_id] : keys) {
+    ASSIGN_OR_RETURN(auto q, db_->Prepare(absl::StrCat("SELECT ", kJobColumns,
+                                                       " FROM jobs WHERE state='queued' AND key_id=? AND run_after<=? "
+                                                       "ORDER BY priority DESC, seq LIMIT 1")));
+    q.Bind(1, key_id).Bind(2, now);
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) continue;  // only jobs waiting for a retry
+    ASSIGN_OR_RETURN(bool room, KeyHasCapacityLocked(key_id));
+    if (room) return RowToJob(q);
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<std::optional<Job>> JobStore::Lease(const std::string& owner, absl::Duration lease) {
   std::vector<std::pair<Job, JobState>> changed;  // notified after commit
   std::optional<Job> leased;
@@ -581,16 +745,8 @@ absl::StatusOr<std::optional<Job>> JobStore::Lease(const std::string& owner, abs
         if (row) candidate = RowToJob(q);
       }
       if (!candidate) {
-        ASSIGN_OR_RETURN(auto r, db_->Prepare(absl::StrCat(
-                                     "SELECT ", kJobColumns,
-                                     " FROM jobs j WHERE state='queued' AND run_after<=?1 AND NOT EXISTS ("
-                                     "SELECT 1 FROM api_keys k WHERE k.id=j.key_id AND k.max_concurrent>0 AND "
-                                     "(SELECT COUNT(*) FROM jobs x WHERE x.key_id=j.key_id AND x.state='running')"
-                                     ">=k.max_concurrent) ORDER BY priority DESC, seq LIMIT 1")));
-        r.Bind(1, now);
-        ASSIGN_OR_RETURN(bool row, r.Step());
-        if (!row) break;
-        candidate = RowToJob(r);
+        ASSIGN_OR_RETURN(candidate, NextQueuedLocked(now));
+        if (!candidate) break;
       }
       Job job = std::move(*candidate);
       JobState from = job.state;
@@ -617,6 +773,7 @@ absl::StatusOr<std::optional<Job>> JobStore::Lease(const std::string& owner, abs
       up.Bind(1, owner).Bind(2, now + absl::ToInt64Microseconds(lease)).Bind(3, now).Bind(4, now).Bind(5, job.id);
       RETURN_IF_ERROR(up.Run());
       ASSIGN_OR_RETURN(leased, GetLocked(job.id));
+      last_served_[job.key_id] = ++serve_counter_;
       changed.emplace_back(*leased, from);
     }
     RETURN_IF_ERROR(tx.Commit());

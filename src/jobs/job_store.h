@@ -31,7 +31,7 @@
 
 namespace imagen::jobs {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct ApiKey {
   std::string id;
@@ -42,6 +42,11 @@ struct ApiKey {
   int max_concurrent = 0;      // running jobs at once; 0 = unlimited
   bool admin = false;
   absl::Time created_at;
+  // Highest priority whose jobs go before other keys' jobs (0: this key's
+  // priorities only order its own jobs).
+  int max_priority = 0;
+  int64_t max_queued = 0;                // queued jobs at once; 0 = the store's default
+  std::optional<absl::Time> revoked_at;  // set: the key no longer authenticates
 };
 
 struct NewJob {
@@ -94,6 +99,16 @@ struct SweptBlobs {
 // Called after a transaction that changed a job commits (state or progress).
 using JobListener = std::function<void(const Job&)>;
 
+struct QueuePolicy {
+  // Queued jobs one API key may have at once (ApiKey::max_queued overrides);
+  // 0 = no limit. More submissions fail with IsQueueQuotaError.
+  int64_t max_queued_per_key = 0;
+};
+
+// True for the error of a submission over its key's queue quota
+// (ResourceExhausted; the API answers 429 with Retry-After).
+bool IsQueueQuotaError(const absl::Status& status);
+
 class JobStore {
  public:
   // Opens or creates the database and migrates it to kSchemaVersion.
@@ -101,14 +116,20 @@ class JobStore {
   ~JobStore();
   // Must be set before the store is shared.
   void SetListener(JobListener listener) { listener_ = std::move(listener); }
+  void SetQueuePolicy(QueuePolicy policy) { queue_policy_ = policy; }
   Clock* clock() const { return clock_; }
   absl::Status Ping();
 
   // --- API keys ---
   absl::Status InsertKey(const ApiKey& key);
+  // Unknown and revoked keys: nullopt.
   absl::StatusOr<std::optional<ApiKey>> FindKeyByHash(const std::string& key_hash);
   absl::StatusOr<std::optional<ApiKey>> FindKey(const std::string& id);
   absl::StatusOr<std::vector<ApiKey>> ListKeys();
+  // Revokes the key with this id, or the one key whose id starts with it
+  // (at least 4 characters). Durable on return; idempotent. Admin keys are
+  // refused (the admin key file is re-registered at every start).
+  absl::StatusOr<ApiKey> RevokeKey(const std::string& id_or_prefix);
 
   // --- jobs ---
   // With an idempotency key already used by `key_id`: the same request_hash
@@ -180,8 +201,23 @@ class JobStore {
   absl::Status Migrate();
   absl::Status InsertKeyLocked(const ApiKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SweepLocked(absl::Time cutoff, int limit, SweptBlobs& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A key's limits and queued count, read once per batch.
+  struct KeyState {
+    int max_priority = 0;
+    int64_t limit = 0;  // 0 = none
+    int64_t queued = 0;
+  };
+  using BatchKeys = std::map<std::string, KeyState>;
+  absl::StatusOr<KeyState*> KeyStateLocked(const std::string& key_id, BatchKeys& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Inserts one job (or finds its idempotent twin) inside an open transaction.
-  absl::StatusOr<CreateResult> CreateLocked(const NewJob& nj) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<CreateResult> CreateLocked(const NewJob& nj, BatchKeys& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next queued job to lease: boosted jobs first (highest boost, oldest),
+  // then round robin over the keys with runnable jobs (the key served least
+  // recently first), the key's own highest priority and oldest job; keys at
+  // their max_concurrent are skipped.
+  absl::StatusOr<std::optional<Job>> NextQueuedLocked(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<bool> KeyHasCapacityLocked(const std::string& key_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t NowUs() const;
   absl::StatusOr<std::optional<Job>> GetLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves a running job owned by `owner` to `to`; FailedPrecondition if the
@@ -201,6 +237,10 @@ class JobStore {
   std::unique_ptr<Db> rdb_ ABSL_GUARDED_BY(rmu_);
   Clock* clock_;
   JobListener listener_;
+  QueuePolicy queue_policy_;
+  // Fair share: when each key was last served a lease (a counter, not a time).
+  std::map<std::string, uint64_t> last_served_ ABSL_GUARDED_BY(mu_);
+  uint64_t serve_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<WalSyncer> wal_;  // set by Open
 
   // Checkpoints run on their own thread and connection (PASSIVE: writers go
@@ -213,6 +253,10 @@ class JobStore {
   bool stop_ckpt_ ABSL_GUARDED_BY(ckpt_mu_) = false;
   std::thread checkpointer_;
 };
+
+// The statement JobStore::List runs for a shape of list (parameters ?1 key,
+// ?2 state, ?3 cursor seq, ?4 limit); public for the query-plan test.
+std::string JobListSql(bool by_key, bool by_state, bool after_cursor);
 
 // Builds the Standard Webhooks payload for a job's terminal event.
 std::string WebhookPayload(const Job& job, absl::Time now);
