@@ -107,7 +107,8 @@ absl::StatusOr<S3HttpResponse> S3Client::Execute(const Call& call) {
       absl::string_view message = response.status().message();
       absl::ConsumePrefix(&message, "s3: ");
       last = absl::Status(response.status().code(),
-                          absl::StrCat("s3 ", call.operation, " '", call.full_key, "': ", message));
+                          absl::StrCat("s3 ", call.operation, " '",
+                                       call.full_key.empty() ? config_.bucket : call.full_key, "': ", message));
     }
     if (!IsS3Retryable(last) || attempt >= config_.max_attempts) break;
     clock_->SleepFor(S3Backoff(attempt, Jitter(), config_.retry_base_delay, config_.retry_max_delay));
