@@ -26,6 +26,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/string_view.h"
+#include "common/utf8.h"
 #include "common/version.h"
 #include "fmt/core.h"
 #include "http/server.h"
@@ -305,16 +306,20 @@ int RunServe(const Config& config) {
   options.port = listen->port;
   options.threads = static_cast<int>(config.GetInt("server.http_threads"));
   options.body_limit = static_cast<uint64_t>(config.GetInt("server.body_limit_bytes"));
-  auto observer = [&pm](const http::Request& req, unsigned code, absl::Duration elapsed) {
-    std::string method(req.method_string());
+  // Labels come from the route table only (the matched pattern or "other",
+  // the method from a fixed set): clients cannot add series or put invalid
+  // UTF-8 into /metrics.
+  auto observer = [&pm, &router](const http::Request& req, unsigned code, absl::Duration elapsed) {
+    std::string method(http::MethodLabel(req.method()));
     std::string status = std::to_string(code);
-    std::string route = api::RouteLabel(req.target());
+    std::string route(router.PatternOf(req.target()));
+    std::string target = ToValidUtf8(req.target().substr(0, 512));
     pm.requests.Add({{"method", method}, {"route", route}, {"code", status}}).Increment();
     pm.latency.Add({{"method", method}, {"route", route}}, MetricsRegistry::LatencyBucketsSeconds())
         .Observe(absl::ToDoubleSeconds(elapsed));
     LogEvent(spdlog::level::info, "request",
              {{"method", method},
-              {"target", req.target()},
+              {"target", target},
               {"route", route},
               {"status", status},
               {"ms", absl::StrCat(absl::ToDoubleMilliseconds(elapsed))}});

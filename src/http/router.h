@@ -6,7 +6,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "boost/asio/awaitable.hpp"
@@ -29,14 +31,27 @@ class Router {
   // Returns nullptr with `error` set to 404 or 405 when nothing matches.
   const Handler* Match(const Request& req, RequestContext& ctx, Status& error) const;
 
+  // The registered pattern whose path matches `target` (whatever the
+  // method), e.g. "/api/v1/jobs/{id}", or "other": a metrics label that only
+  // ever takes one of the route table's values, whatever the client sent.
+  std::string_view PatternOf(std::string_view target) const;
+
  private:
   struct Route_ {
     Verb verb;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
   };
+  // True with `params` filled when `route`'s path matches `segs`.
+  static bool PathMatches(const Route_& route, const std::vector<std::string>& segs,
+                          std::map<std::string, std::string>* params);
   std::vector<Route_> routes_;
 };
+
+// The method as a metrics label: GET, HEAD, POST, PUT, DELETE, PATCH or
+// OPTIONS, else "other" (never the raw method string).
+std::string_view MethodLabel(Verb verb);
 
 // Wraps a plain function as a coroutine handler.
 Handler Sync(SyncHandler fn);
