@@ -11,6 +11,7 @@
 #include "api/image_check.h"
 #include "api/job_json.h"
 #include "api/multipart.h"
+#include "api/url_check.h"
 #include "boost/asio/async_result.hpp"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/post.hpp"
@@ -19,6 +20,7 @@
 #include "boost/asio/this_coro.hpp"
 #include "boost/asio/use_awaitable.hpp"
 #include "common/string_view.h"
+#include "common/utf8.h"
 #include "jobs/api_keys.h"
 #include "jobs/crypto.h"
 #include "jobs/http_client.h"
@@ -30,8 +32,22 @@ using http::Status;
 
 namespace {
 
+// Every message may quote client input (parameters, ids, field names) or
+// stored text: it leaves as valid UTF-8.
 http::Response Err(const http::Request& req, Status status, std::string_view code, std::string_view message) {
-  return http::ErrorResponse(req, status, code, message);
+  return http::ErrorResponse(req, status, code, ToValidUtf8(message));
+}
+
+// http::StatusResponse with the message made valid UTF-8 (payloads kept).
+http::Response StatusErr(const http::Request& req, const absl::Status& status) {
+  if (IsValidUtf8(ToStd(status.message()))) return http::StatusResponse(req, status);
+  absl::Status clean(status.code(), ToValidUtf8(ToStd(status.message())));
+  status.ForEachPayload([&clean](absl::string_view url, const absl::Cord& payload) { clean.SetPayload(url, payload); });
+  return http::StatusResponse(req, clean);
+}
+
+http::Response Json(const http::Request& req, Status status, const nlohmann::json& body) {
+  return http::JsonResponse(req, status, DumpJson(body));
 }
 // The message of a failed Status, as std::string_view.
 std::string_view Msg(const absl::Status& s) { return ToStd(s.message()); }
@@ -81,24 +97,6 @@ auto AsyncSubmit(jobs::SubmitCommitter* committer, jobs::NewJob job, std::string
 
 }  // namespace
 
-std::string RouteLabel(std::string_view target) {
-  std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/api/v1/operations" ||
-      path == "/api/v1/jobs" || path == "/api/v1/admin/dead-letter") {
-    return std::string(path);
-  }
-  if (absl::StartsWith(ToAbsl(path), "/api/v1/images/")) return std::string(path);
-  if (absl::StartsWith(ToAbsl(path), "/api/v1/jobs/")) {
-    std::string_view rest = path.substr(13);
-    size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return "/api/v1/jobs/{id}";
-    std::string_view tail = rest.substr(slash);
-    if (tail == "/result" || tail == "/events") return absl::StrCat("/api/v1/jobs/{id}", ToAbsl(tail));
-  }
-  if (absl::StartsWith(ToAbsl(path), "/api/v1/admin/jobs/")) return "/api/v1/admin/jobs/{id}/replay";
-  return "other";
-}
-
 ApiService::ApiService(jobs::JobStore* store, jobs::BlobStore* blobs, jobs::JobEvents* events,
                        const ops::OpRegistry* registry, ApiOptions options)
     : store_(store),
@@ -132,7 +130,7 @@ std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& 
   }
   auto key = store_->FindKeyByHash(hash);
   if (!key.ok()) {
-    *error = http::StatusResponse(req, key.status());
+    *error = StatusErr(req, key.status());
     return std::nullopt;
   }
   if (!*key) {
@@ -155,7 +153,7 @@ std::optional<jobs::Job> ApiService::OwnJob(const http::Request& req, const Call
   auto job = store_->Get(id);
   if (!job.ok()) {
     *error = absl::IsNotFound(job.status()) ? Err(req, Status::not_found, "not_found", "job '" + id + "' not found")
-                                            : http::StatusResponse(req, job.status());
+                                            : StatusErr(req, job.status());
     return std::nullopt;
   }
   // Another key's job is indistinguishable from a missing one.
@@ -172,7 +170,7 @@ http::Response ApiService::JobResponse(const http::Request& req, Status status, 
     auto d = store_->DeliveriesForJob(job.id);
     if (d.ok()) deliveries = std::move(*d);
   }
-  return http::JsonResponse(req, status, JobToJson(job, deliveries).dump());
+  return Json(req, status, JobToJson(job, deliveries));
 }
 
 void ApiService::Register(http::Router& router) {
@@ -196,7 +194,7 @@ void ApiService::Register(http::Router& router) {
   }
   router.AddSync(http::Verb::get, "/api/v1/operations",
                  [this](const http::Request& req, const http::RequestContext&) -> http::Response {
-                   return http::JsonResponse(req, Status::ok, registry_->ToJson().dump());
+                   return Json(req, Status::ok, registry_->ToJson());
                  });
   router.Add(http::Verb::get, "/api/v1/jobs/{id}",
              [this](http::Request& req, http::RequestContext& ctx, http::ResponseStream&) { return GetJob(req, ctx); });
@@ -240,6 +238,9 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
   int priority = 0;
   std::optional<double> deadline_seconds;
   for (const Part& p : *parts) {
+    if (!IsValidUtf8(p.name)) {
+      co_return Err(req, Status::bad_request, "malformed_multipart", "a field name is not valid UTF-8");
+    }
     if (p.name == "image") {
       if (image != nullptr)
         co_return Err(req, Status::bad_request, "malformed_multipart", "more than one 'image' part");
@@ -247,6 +248,10 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
       continue;
     }
     std::string value(p.data);
+    if (p.name != "webhook_url" && !IsValidUtf8(value)) {
+      co_return Err(req, Status::bad_request, "invalid_parameter",
+                    "parameter '" + p.name + "': the value is not valid UTF-8");
+    }
     if (p.name == "webhook_url") {
       webhook_url = value;
     } else if (p.name == "priority") {
@@ -281,6 +286,12 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
   }
 
   if (!webhook_url.empty()) {
+    // Syntax first (ASCII, RFC 3986): only then may the URL be parsed,
+    // stored and echoed.
+    if (absl::Status syntax = CheckWebhookUrlSyntax(webhook_url); !syntax.ok()) {
+      co_return Err(req, absl::IsInvalidArgument(syntax) ? Status::bad_request : Status::unprocessable_entity,
+                    "invalid_webhook_url", Msg(syntax));
+    }
     auto url = jobs::ParseUrl(webhook_url);
     if (!url.ok()) co_return Err(req, Status::unprocessable_entity, "invalid_webhook_url", Msg(url.status()));
     // Resolved off this I/O thread (bounded pool, deadline): a slow DNS answer never stalls other requests.
@@ -290,7 +301,7 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
   }
 
   auto depth = store_->QueueDepth();
-  if (!depth.ok()) co_return http::StatusResponse(req, depth.status());
+  if (!depth.ok()) co_return StatusErr(req, depth.status());
   if (*depth >= options_.max_queue_depth) {
     co_return WithRetryAfter(Err(req, Status::service_unavailable, "queue_full",
                                  absl::StrCat("the job queue is full (", *depth, " queued); retry later")),
@@ -302,18 +313,19 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
   std::string idem_key;
   if (auto it = req.find("Idempotency-Key"); it != req.end()) {
     idem_key = std::string(it->value());
-    if (idem_key.empty() || idem_key.size() > 255) {
-      co_return Err(req, Status::bad_request, "invalid_idempotency_key", "Idempotency-Key must be 1-255 characters");
+    if (idem_key.empty() || idem_key.size() > 255 || !IsValidUtf8(idem_key)) {
+      co_return Err(req, Status::bad_request, "invalid_idempotency_key",
+                    "Idempotency-Key must be 1-255 characters of valid UTF-8");
     }
   }
   std::string request_hash =
-      jobs::Sha256Hex(absl::StrCat(op->spec().name, "\n", params_json.dump(), "\n", input_sha, "\n", webhook_url, "\n",
-                                   priority, "\n", deadline_seconds ? std::to_string(*deadline_seconds) : ""));
+      jobs::Sha256Hex(absl::StrCat(op->spec().name, "\n", DumpJson(params_json), "\n", input_sha, "\n", webhook_url,
+                                   "\n", priority, "\n", deadline_seconds ? std::to_string(*deadline_seconds) : ""));
 
   jobs::NewJob nj;
   nj.key_id = caller->key.id;
   nj.operation = op->spec().name;
-  nj.params_json = params_json.dump();
+  nj.params_json = DumpJson(params_json);
   nj.input_ref = input_sha;
   nj.input_type = info->mime_type;
   nj.priority = priority;
@@ -334,7 +346,7 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
       co_return Err(req, Status::insufficient_storage, "storage_error",
                     absl::StrCat("cannot store the upload: ", created.status().message()));
     }
-    co_return http::StatusResponse(req, created.status());
+    co_return StatusErr(req, created.status());
   }
   const jobs::Job job = created->job;
   if (on_submit_) on_submit_(static_cast<double>(Clock::Real()->NowMicros() - t0) / 1e6);
@@ -350,7 +362,7 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
     }
   }
   nlohmann::json body = {{"job_id", job.id}, {"status", jobs::JobStateName(job.state)}};
-  http::Response res = http::JsonResponse(req, Status::accepted, body.dump());
+  http::Response res = Json(req, Status::accepted, body);
   res.set(bh::field::location, "/api/v1/jobs/" + job.id);
   co_return res;
 }
@@ -419,7 +431,7 @@ http::Response ApiService::Cancel(const http::Request& req, const http::RequestC
   auto job = OwnJob(req, *caller, ctx.path_params.at("id"), &error);
   if (!job) return error;
   auto after = store_->Cancel(job->id);
-  if (!after.ok()) return http::StatusResponse(req, after.status());
+  if (!after.ok()) return StatusErr(req, after.status());
   return JobResponse(req, after->state == jobs::JobState::kRunning ? Status::accepted : Status::ok, *after);
 }
 
@@ -447,20 +459,22 @@ http::Response ApiService::ListJobs(const http::Request& req, const http::Reques
     }
   }
   auto jobs = store_->List(caller->key.id, state, limit + 1, cursor);
-  if (!jobs.ok()) return http::StatusResponse(req, jobs.status());
+  if (!jobs.ok()) return StatusErr(req, jobs.status());
   nlohmann::json list = nlohmann::json::array();
   for (int i = 0; i < static_cast<int>(jobs->size()) && i < limit; ++i) list.push_back(JobToJson((*jobs)[i]));
   nlohmann::json body = {{"jobs", list}, {"next_cursor", nullptr}};
   if (static_cast<int>(jobs->size()) > limit) body["next_cursor"] = std::to_string((*jobs)[limit - 1].seq);
-  return http::JsonResponse(req, Status::ok, body.dump());
+  return Json(req, Status::ok, body);
 }
 
 namespace {
 std::string SseEvent(const jobs::Job& j) {
   nlohmann::json data = {{"job_id", j.id}, {"status", jobs::JobStateName(j.state)}, {"progress", j.progress}};
-  if (!j.error_code.empty()) data["error"] = {{"code", j.error_code}, {"message", j.error_message}};
+  if (!j.error_code.empty()) {
+    data["error"] = {{"code", ToValidUtf8(j.error_code)}, {"message", ToValidUtf8(j.error_message)}};
+  }
   if (j.state == jobs::JobState::kSucceeded) data["result_url"] = "/api/v1/jobs/" + j.id + "/result";
-  return absl::StrCat("event: ", jobs::IsTerminal(j.state) ? "done" : "state", "\ndata: ", data.dump(), "\n\n");
+  return absl::StrCat("event: ", jobs::IsTerminal(j.state) ? "done" : "state", "\ndata: ", DumpJson(data), "\n\n");
 }
 }  // namespace
 
@@ -522,14 +536,14 @@ http::Response ApiService::ListDead(const http::Request& req, const http::Reques
     }
   }
   auto dead = store_->ListDead(limit);
-  if (!dead.ok()) return http::StatusResponse(req, dead.status());
+  if (!dead.ok()) return StatusErr(req, dead.status());
   nlohmann::json list = nlohmann::json::array();
   for (const auto& j : *dead) {
     nlohmann::json o = JobToJson(j);
     o["key_id"] = j.key_id;
     list.push_back(o);
   }
-  return http::JsonResponse(req, Status::ok, nlohmann::json{{"jobs", list}}.dump());
+  return Json(req, Status::ok, nlohmann::json{{"jobs", list}});
 }
 
 http::Response ApiService::Replay(const http::Request& req, const http::RequestContext& ctx) {
@@ -540,7 +554,7 @@ http::Response ApiService::Replay(const http::Request& req, const http::RequestC
   auto job = store_->Replay(ctx.path_params.at("id"));
   if (!job.ok()) {
     if (absl::IsFailedPrecondition(job.status())) return Err(req, Status::conflict, "not_dead", Msg(job.status()));
-    return http::StatusResponse(req, job.status());
+    return StatusErr(req, job.status());
   }
   return JobResponse(req, Status::ok, *job);
 }

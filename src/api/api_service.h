@@ -72,8 +72,4 @@ class ApiService {
   absl::flat_hash_map<std::string, std::pair<jobs::ApiKey, absl::Time>> key_cache_ ABSL_GUARDED_BY(keys_mu_);
 };
 
-// The route pattern of a request target for metrics labels, e.g.
-// "/api/v1/jobs/{id}/result"; "other" for unknown paths.
-std::string RouteLabel(std::string_view target);
-
 }  // namespace imagen::api

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "imaging/decode_budget.h"
 
 namespace imagen::api {
 
@@ -153,6 +154,11 @@ absl::StatusOr<ImageInfo> CheckImage(std::string_view bytes, const ImageLimits& 
     return absl::OutOfRangeError(absl::StrCat("image is ", info->width, "x", info->height, ", over the limit of ",
                                               limits.max_pixels, " pixels / ", limits.max_side, " per side"));
   }
+  // A header claiming far more pixels than its bytes could hold is a decode
+  // bomb (a 690-byte JPEG claiming 6000 x 6000).
+  absl::Status ratio = imaging::CheckPixelsPerByte(info->format, static_cast<int64_t>(bytes.size()),
+                                                   static_cast<int64_t>(info->width) * info->height);
+  if (!ratio.ok()) return absl::OutOfRangeError(ratio.message());
   return info;
 }
 

