@@ -5,6 +5,7 @@
 //   3. wake latency p50/p99: submit start -> a worker blocked in
 //      PgWakeup::Wait wakes, and -> that worker holds the job's lease.
 // Usage: pg_queue_bench [--workers 8] [--seconds 10] [--rate 200] [--wakes 300]
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -13,7 +14,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +50,47 @@ std::string Uptime() {
   std::string s;
   std::getline(f, s);
   return s;
+}
+
+// CPU seconds used so far by the server whose cluster is in `dir` (the
+// postmaster, its live backends and the backends it has reaped); -1 when
+// unknown (a server this benchmark did not start).
+double ServerCpuSeconds(const std::string& dir) {
+  if (dir.empty()) return -1;
+  std::ifstream pidf(dir + "/data/postmaster.pid");
+  long postmaster = 0;
+  if (!(pidf >> postmaster)) return -1;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    long pid = std::atol(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string state;
+    long ppid = 0, skip = 0;
+    double ut = 0, st = 0, cut = 0, cst = 0;
+    rest >> state >> ppid;
+    for (int i = 0; i < 9; ++i) rest >> skip;  // pgrp .. cmajflt
+    rest >> ut >> st >> cut >> cst;
+    if (pid == postmaster) {
+      total += (ut + st + cut + cst) / tick;
+    } else if (ppid == postmaster) {
+      total += (ut + st) / tick;
+    }
+  }
+  return total;
+}
+
+double ClientCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 NewJob BenchJob(int i) {
@@ -97,6 +141,7 @@ int Run(const Args& a) {
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
   absl::Time start = absl::Now();
+  double client0 = ClientCpuSeconds(), server0 = ServerCpuSeconds((*server)->dir());
   for (int w = 0; w < a.workers; ++w) {
     threads.emplace_back([&, w] {
       std::string owner = absl::StrCat("bench/w", w);
@@ -115,9 +160,16 @@ int Run(const Args& a) {
   stop = true;
   for (auto& t : threads) t.join();
   double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  double client_cpu = ClientCpuSeconds() - client0, server_cpu = ServerCpuSeconds((*server)->dir()) - server0;
+  double n = static_cast<double>(std::max<int64_t>(1, cycles.load()));
   std::printf("lease+complete: %d workers, %.0f cycles/s (%lld cycles in %.1f s, %d errors); load: %s\n", a.workers,
               static_cast<double>(cycles.load()) / secs, static_cast<long long>(cycles.load()), secs, errors.load(),
               Uptime().c_str());
+  if (server0 >= 0) {
+    double per = (client_cpu + server_cpu) / n;
+    std::printf("  CPU per cycle: client %.0f us + server %.0f us = %.0f us -> %.0f cycles/s per idle core\n",
+                client_cpu / n * 1e6, server_cpu / n * 1e6, per * 1e6, 1.0 / per);
+  }
 
   // 2. submit latency at a fixed rate, open loop (a late submit does not
   // push the schedule back), from 4 client threads as the API would.

@@ -39,8 +39,10 @@ absl::StatusOr<std::optional<Job>> PgQueue::Lease(const std::string& owner, absl
   const std::string sql = absl::StrCat(
       "WITH c AS MATERIALIZED (SELECT id FROM jobs WHERE state='queued' AND NOT blocked "
       "ORDER BY priority DESC, vt, seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
-      "UPDATE jobs j SET state='running', attempts=j.attempts+1, lease_owner=$1, lease_expires_at=imagen_ts($2), "
-      "started_at=coalesce(j.started_at, imagen_ts($3)), updated_at=imagen_ts($3), progress=0 "
+      "UPDATE jobs j SET state='running', attempts=j.attempts+1, lease_owner=$1, "
+      "lease_expires_at=('epoch'::timestamptz + $2::int8 * interval '1 us'), "
+      "started_at=coalesce(j.started_at, ('epoch'::timestamptz + $3::int8 * interval '1 us')), "
+      "updated_at=('epoch'::timestamptz + $3::int8 * interval '1 us'), progress=0 "
       "FROM c WHERE j.id=c.id RETURNING ",
       JobColumns("j"));
   for (int guard = 0; guard < 64; ++guard) {
@@ -73,11 +75,13 @@ absl::Status PgQueue::Heartbeat(const std::string& id, const std::string& owner,
     auto c = apool_->Acquire();
     ASSIGN_OR_RETURN(
         auto r,
-        c->Exec(absl::StrCat("UPDATE jobs SET lease_expires_at=imagen_ts($1), progress=$2, "
-                             "updated_at=imagen_ts($3) WHERE id=$4 AND state='running' AND "
-                             "lease_owner=$5 RETURNING ",
-                             JobColumns()),
-                PgParams().Int(now + absl::ToInt64Microseconds(lease)).Double(progress).Int(now).Text(id).Text(owner)));
+        c->Exec(
+            absl::StrCat(
+                "UPDATE jobs SET lease_expires_at=('epoch'::timestamptz + $1::int8 * interval '1 us'), progress=$2, "
+                "updated_at=('epoch'::timestamptz + $3::int8 * interval '1 us') WHERE id=$4 AND state='running' AND "
+                "lease_owner=$5 RETURNING ",
+                JobColumns()),
+            PgParams().Int(now + absl::ToInt64Microseconds(lease)).Double(progress).Int(now).Text(id).Text(owner)));
     if (r.Rows() == 0) return absl::FailedPreconditionError(absl::StrCat("lease on job ", id, " was lost"));
     job = RowToJob(r, 0);
   }
@@ -91,18 +95,21 @@ absl::StatusOr<std::vector<std::string>> PgQueue::HeartbeatProcess(const std::st
   (void)gethostname(host, sizeof(host) - 1);
   int64_t now = NowUs();
   auto c = apool_->Acquire();
-  ASSIGN_OR_RETURN(auto r, c->Exec("WITH w AS (INSERT INTO workers(id,host,pid,role,heartbeat_at) "
-                                   "VALUES($1,$2,$3,$4,imagen_ts($5)) ON CONFLICT (id) DO UPDATE SET "
-                                   "heartbeat_at=excluded.heartbeat_at, host=excluded.host, pid=excluded.pid) "
-                                   "UPDATE jobs SET lease_expires_at=imagen_ts($6) WHERE state='running' AND "
-                                   "starts_with(lease_owner, $1 || '/') RETURNING id, cancel_requested",
-                                   PgParams()
-                                       .Text(process_id)
-                                       .Text(host)
-                                       .Int(getpid())
-                                       .Text(role)
-                                       .Int(now)
-                                       .Int(now + absl::ToInt64Microseconds(lease))));
+  ASSIGN_OR_RETURN(
+      auto r,
+      c->Exec("WITH w AS (INSERT INTO workers(id,host,pid,role,heartbeat_at) "
+              "VALUES($1,$2,$3,$4,('epoch'::timestamptz + $5::int8 * interval '1 us')) ON CONFLICT (id) DO UPDATE SET "
+              "heartbeat_at=excluded.heartbeat_at, host=excluded.host, pid=excluded.pid) "
+              "UPDATE jobs SET lease_expires_at=('epoch'::timestamptz + $6::int8 * interval '1 us') WHERE "
+              "state='running' AND "
+              "starts_with(lease_owner, $1 || '/') RETURNING id, cancel_requested",
+              PgParams()
+                  .Text(process_id)
+                  .Text(host)
+                  .Int(getpid())
+                  .Text(role)
+                  .Int(now)
+                  .Int(now + absl::ToInt64Microseconds(lease))));
   std::vector<std::string> canceled;
   for (int i = 0; i < r.Rows(); ++i) {
     if (r.Bool(i, 1)) canceled.emplace_back(r.Text(i, 0));
@@ -125,7 +132,8 @@ absl::Status PgQueue::Finish(const std::string& id, const std::string& owner, Jo
     auto c = pool_->Acquire();
     ASSIGN_OR_RETURN(
         auto r,
-        c->Exec(absl::StrCat("UPDATE jobs SET state=$3, updated_at=imagen_ts($4), finished_at=imagen_ts($4), "
+        c->Exec(absl::StrCat("UPDATE jobs SET state=$3, updated_at=('epoch'::timestamptz + $4::int8 * interval '1 "
+                             "us'), finished_at=('epoch'::timestamptz + $4::int8 * interval '1 us'), "
                              "lease_owner=NULL, lease_expires_at=NULL, result_ref=$5, result_type=$6, error_code=$7, "
                              "error_message=$8, progress=CASE WHEN $3='succeeded' THEN 1 ELSE progress END "
                              "WHERE id=$1 AND state='running' AND lease_owner=$2 AND webhook_url IS NULL RETURNING ",
@@ -151,11 +159,12 @@ absl::Status PgQueue::Finish(const std::string& id, const std::string& owner, Jo
                     "WITH cur AS (SELECT id, CASE WHEN $3 <> 'retry' THEN $3 WHEN attempts >= max_attempts THEN 'dead' "
                     "WHEN $9::bigint > $4::bigint THEN 'scheduled' ELSE 'queued' END AS to_state FROM jobs "
                     "WHERE id=$1 AND state='running' AND lease_owner=$2 FOR UPDATE) "
-                    "UPDATE jobs j SET state=cur.to_state, updated_at=imagen_ts($4), lease_owner=NULL, "
+                    "UPDATE jobs j SET state=cur.to_state, updated_at=('epoch'::timestamptz + $4::int8 * interval '1 "
+                    "us'), lease_owner=NULL, "
                     "lease_expires_at=NULL, result_ref=$5, result_type=$6, error_code=$7, error_message=$8, "
-                    "run_after=coalesce(imagen_ts($9::bigint), j.run_after), "
+                    "run_after=coalesce(('epoch'::timestamptz + $9::int8 * interval '1 us'), j.run_after), "
                     "finished_at=CASE WHEN cur.to_state IN ('succeeded','failed','canceled','dead') "
-                    "THEN imagen_ts($4) END, "
+                    "THEN ('epoch'::timestamptz + $4::int8 * interval '1 us') END, "
                     "progress=CASE WHEN cur.to_state='succeeded' THEN 1 ELSE j.progress END "
                     "FROM cur WHERE j.id=cur.id RETURNING ",
                     JobColumns("j")),
@@ -214,16 +223,21 @@ absl::StatusOr<Job> PgQueue::Cancel(const std::string& id) {
     after = RowToJob(r, 0);
     from = after.state;
     if (after.state == JobState::kQueued) {
-      ASSIGN_OR_RETURN(auto u, c->Exec(absl::StrCat("UPDATE jobs SET state='canceled', updated_at=imagen_ts($2), "
-                                                    "finished_at=imagen_ts($2), error_code='canceled', "
-                                                    "error_message='canceled by the client', lease_owner=NULL, "
-                                                    "lease_expires_at=NULL WHERE id=$1 RETURNING ",
-                                                    JobColumns()),
-                                       PgParams().Text(id).Int(now)));
+      ASSIGN_OR_RETURN(
+          auto u,
+          c->Exec(
+              absl::StrCat(
+                  "UPDATE jobs SET state='canceled', updated_at=('epoch'::timestamptz + $2::int8 * interval '1 us'), "
+                  "finished_at=('epoch'::timestamptz + $2::int8 * interval '1 us'), error_code='canceled', "
+                  "error_message='canceled by the client', lease_owner=NULL, "
+                  "lease_expires_at=NULL WHERE id=$1 RETURNING ",
+                  JobColumns()),
+              PgParams().Text(id).Int(now)));
       after = RowToJob(u, 0);
       RETURN_IF_ERROR(internal::EnqueueWebhook(*c, after, clock_->Now()));
     } else if (after.state == JobState::kRunning && !after.cancel_requested) {
-      ASSIGN_OR_RETURN(auto u, c->Exec(absl::StrCat("UPDATE jobs SET cancel_requested=true, updated_at=imagen_ts($2) "
+      ASSIGN_OR_RETURN(auto u, c->Exec(absl::StrCat("UPDATE jobs SET cancel_requested=true, "
+                                                    "updated_at=('epoch'::timestamptz + $2::int8 * interval '1 us') "
                                                     "WHERE id=$1 RETURNING ",
                                                     JobColumns()),
                                        PgParams().Text(id).Int(now)));
@@ -243,10 +257,11 @@ absl::StatusOr<int> PgQueue::ReleaseLeases(const std::string& owner) {
   auto c = pool_->Acquire();
   PgTx tx(c.get());
   RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(auto r, c->Exec("UPDATE jobs SET state='queued', attempts=greatest(attempts-1,0), lease_owner=NULL, "
-                                   "lease_expires_at=NULL, updated_at=imagen_ts($2) "
-                                   "WHERE state='running' AND lease_owner=$1",
-                                   PgParams().Text(owner).Int(NowUs())));
+  ASSIGN_OR_RETURN(auto r,
+                   c->Exec("UPDATE jobs SET state='queued', attempts=greatest(attempts-1,0), lease_owner=NULL, "
+                           "lease_expires_at=NULL, updated_at=('epoch'::timestamptz + $2::int8 * interval '1 us') "
+                           "WHERE state='running' AND lease_owner=$1",
+                           PgParams().Text(owner).Int(NowUs())));
   int n = static_cast<int>(r.Affected());
   if (n > 0) RETURN_IF_ERROR(c->Exec("SELECT pg_notify($1, '')", PgParams().Text(kWorkChannel)).status());
   RETURN_IF_ERROR(tx.Commit());
@@ -262,13 +277,17 @@ absl::StatusOr<Job> PgQueue::Replay(const std::string& id) {
     auto c = pool_->Acquire();
     PgTx tx(c.get());
     RETURN_IF_ERROR(tx.Begin());
-    ASSIGN_OR_RETURN(auto r,
-                     c->Exec(absl::StrCat("UPDATE jobs SET state='queued', attempts=0, run_after=imagen_ts($2), "
-                                          "updated_at=imagen_ts($2), finished_at=NULL, error_code=NULL, "
-                                          "error_message=NULL, cancel_requested=false "
-                                          "WHERE id=$1 AND state='dead' RETURNING ",
-                                          JobColumns()),
-                             PgParams().Text(id).Int(now)));
+    ASSIGN_OR_RETURN(
+        auto r,
+        c->Exec(
+            absl::StrCat(
+                "UPDATE jobs SET state='queued', attempts=0, run_after=('epoch'::timestamptz + $2::int8 * interval '1 "
+                "us'), "
+                "updated_at=('epoch'::timestamptz + $2::int8 * interval '1 us'), finished_at=NULL, error_code=NULL, "
+                "error_message=NULL, cancel_requested=false "
+                "WHERE id=$1 AND state='dead' RETURNING ",
+                JobColumns()),
+            PgParams().Text(id).Int(now)));
     if (r.Rows() == 0) {
       ASSIGN_OR_RETURN(auto s, c->Exec("SELECT state FROM jobs WHERE id=$1", PgParams().Text(id)));
       if (s.Rows() == 0) return absl::NotFoundError(absl::StrCat("job '", id, "' not found"));

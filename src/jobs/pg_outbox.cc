@@ -16,13 +16,16 @@ absl::StatusOr<std::vector<WebhookDelivery>> PgQueue::DueDeliveries(int limit,
   const int64_t now = NowUs();
   auto c = pool_->Acquire();
   ASSIGN_OR_RETURN(
-      auto r, c->Exec(absl::StrCat("WITH d AS (SELECT id FROM webhook_deliveries WHERE state='pending' "
-                                   "AND next_attempt_at <= imagen_ts($1) AND NOT key_id = ANY($3::text[]) "
-                                   "ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
-                                   "UPDATE webhook_deliveries w SET next_attempt_at=imagen_ts($4) "
-                                   "FROM d WHERE w.id=d.id RETURNING ",
-                                   internal::DeliveryColumns("w")),
-                      PgParams().Int(now).Int(limit).TextArray(skip_keys).Int(now + absl::ToInt64Microseconds(claim))));
+      auto r,
+      c->Exec(absl::StrCat(
+                  "WITH d AS (SELECT id FROM webhook_deliveries WHERE state='pending' "
+                  "AND next_attempt_at <= ('epoch'::timestamptz + $1::int8 * interval '1 us') AND NOT key_id = "
+                  "ANY($3::text[]) "
+                  "ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+                  "UPDATE webhook_deliveries w SET next_attempt_at=('epoch'::timestamptz + $4::int8 * interval '1 us') "
+                  "FROM d WHERE w.id=d.id RETURNING ",
+                  internal::DeliveryColumns("w")),
+              PgParams().Int(now).Int(limit).TextArray(skip_keys).Int(now + absl::ToInt64Microseconds(claim))));
   std::vector<WebhookDelivery> out;
   for (int i = 0; i < r.Rows(); ++i) out.push_back(internal::RowToDelivery(r, i));
   // RETURNING order is unspecified; oldest claim first as documented.
@@ -35,7 +38,8 @@ absl::Status PgQueue::RecordDelivery(int64_t id, DeliveryState state, int attemp
   auto c = pool_->Acquire();
   return c
       ->Exec(
-          "UPDATE webhook_deliveries SET state=$1, attempts=$2, next_attempt_at=imagen_ts($3), last_status=$4, "
+          "UPDATE webhook_deliveries SET state=$1, attempts=$2, next_attempt_at=('epoch'::timestamptz + $3::int8 * "
+          "interval '1 us'), last_status=$4, "
           "last_error=$5 WHERE id=$6",
           PgParams()
               .Text(DeliveryStateName(state))

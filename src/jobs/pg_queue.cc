@@ -59,7 +59,7 @@ absl::Status PgQueue::InsertKey(const ApiKey& k) {
   return c
       ->Exec(
           "INSERT INTO api_keys(id,name,key_hash,webhook_secret,rate,max_concurrent,admin,created_at) "
-          "VALUES($1,$2,$3,$4,$5,$6,$7,imagen_ts($8))",
+          "VALUES($1,$2,$3,$4,$5,$6,$7,('epoch'::timestamptz + $8::int8 * interval '1 us'))",
           PgParams()
               .Text(k.id)
               .Text(k.name)
@@ -317,20 +317,23 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
   if (!inserting.empty()) {
     ASSIGN_OR_RETURN(
         auto r,
-        c->Exec(absl::StrCat("WITH ins AS (INSERT INTO "
-                             "jobs(id,key_id,operation,params,input_ref,input_type,state,priority,vt,max_attempts,"
-                             "created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
-                             "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.vt,t.maxa,imagen_ts($14),"
-                             "imagen_ts($14),imagen_ts($14),imagen_ts(t.deadline),t.hook,t.idem,t.hash "
-                             "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
-                             "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[]) "
-                             "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash) "
-                             "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
-                             "RETURNING *) "
-                             // One notification per transaction however many rows:
-                             // PostgreSQL folds identical ones.
-                             "SELECT ",
-                             JobColumns(), ", pg_notify($15, '') FROM ins"),
+        c->Exec(absl::StrCat(
+                    "WITH ins AS (INSERT INTO "
+                    "jobs(id,key_id,operation,params,input_ref,input_type,state,priority,vt,max_attempts,"
+                    "created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
+                    "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.vt,t.maxa,('epoch'::timestamptz + "
+                    "$14::int8 * interval '1 us'),"
+                    "('epoch'::timestamptz + $14::int8 * interval '1 us'),('epoch'::timestamptz + $14::int8 * interval "
+                    "'1 us'),('epoch'::timestamptz + t.deadline * interval '1 us'),t.hook,t.idem,t.hash "
+                    "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
+                    "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[]) "
+                    "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash) "
+                    "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+                    "RETURNING *) "
+                    // One notification per transaction however many rows:
+                    // PostgreSQL folds identical ones.
+                    "SELECT ",
+                    JobColumns(), ", pg_notify($15, '') FROM ins"),
                 PgParams()
                     .TextArray(ids)
                     .TextArray(keys)

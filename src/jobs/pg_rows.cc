@@ -14,7 +14,8 @@ std::optional<absl::Time> OptTime(const PgResult& r, int row, int col) {
 }
 std::string Str(const PgResult& r, int row, int col) { return std::string(r.Text(row, col)); }
 
-// Columns in the order RowToJob reads them; times wrapped in imagen_us().
+// Columns in the order RowToJob reads them; "@" marks a timestamptz, read as
+// Unix microseconds.
 constexpr const char* kJobCols[] = {"seq",
                                     "id",
                                     "key_id",
@@ -51,7 +52,7 @@ std::string Columns(std::string_view prefix, const char* const* cols, size_t n) 
     if (i) out += ',';
     std::string_view c = cols[i];
     if (c[0] == '@') {
-      absl::StrAppend(&out, "imagen_us(", p, std::string(c.substr(1)), ")");
+      absl::StrAppend(&out, "(extract(epoch FROM ", p, std::string(c.substr(1)), ")*1000000)::int8");
     } else {
       absl::StrAppend(&out, p, std::string(c));
     }
@@ -102,7 +103,9 @@ Job RowToJob(const PgResult& r, int row) {
   return j;
 }
 
-std::string KeyColumns() { return "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,imagen_us(created_at)"; }
+std::string KeyColumns() {
+  return "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,(extract(epoch FROM created_at)*1000000)::int8";
+}
 
 ApiKey RowToKey(const PgResult& r, int row) {
   ApiKey k;
@@ -148,7 +151,8 @@ absl::Status EnqueueWebhook(PgConn& conn, const Job& job, absl::Time now) {
   return conn
       .Exec(
           "INSERT INTO webhook_deliveries(msg_id,job_id,key_id,event,url,payload,state,next_attempt_at,created_at) "
-          "VALUES($1,$2,$3,$4,$5,$6,'pending',imagen_ts($7),imagen_ts($7))",
+          "VALUES($1,$2,$3,$4,$5,$6,'pending',('epoch'::timestamptz + $7::int8 * interval '1 "
+          "us'),('epoch'::timestamptz + $7::int8 * interval '1 us'))",
           PgParams()
               .Text(RandomHexId("msg_", 12))
               .Text(job.id)

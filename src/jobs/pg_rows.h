@@ -15,7 +15,9 @@
 
 namespace imagen::jobs::pg::internal {
 
-// The 28 job columns in Job order, times as Unix microseconds; `prefix` is a
+// The 28 job columns in Job order, times as Unix microseconds (inline
+// expressions, not the imagen_us() SQL function: inlining that re-parses its
+// body at every plan); `prefix` is a
 // table alias ("j") or empty.
 std::string JobColumns(std::string_view prefix = "");
 Job RowToJob(const PgResult& r, int row);

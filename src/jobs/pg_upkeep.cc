@@ -73,8 +73,10 @@ absl::StatusOr<int> PgQueue::StageDue(int limit) {
   PgTx tx(c.get());
   RETURN_IF_ERROR(tx.Begin());
   ASSIGN_OR_RETURN(auto r, c->Exec("WITH s AS (SELECT id FROM jobs WHERE state='scheduled' AND "
-                                   "run_after <= imagen_ts($1) ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED) "
-                                   "UPDATE jobs j SET state='queued', updated_at=imagen_ts($1) FROM s WHERE j.id=s.id",
+                                   "run_after <= ('epoch'::timestamptz + $1::int8 * interval '1 us') ORDER BY "
+                                   "run_after LIMIT $2 FOR UPDATE SKIP LOCKED) "
+                                   "UPDATE jobs j SET state='queued', updated_at=('epoch'::timestamptz + $1::int8 * "
+                                   "interval '1 us') FROM s WHERE j.id=s.id",
                                    PgParams().Int(NowUs()).Int(limit)));
   int n = static_cast<int>(r.Affected());
   if (n > 0) RETURN_IF_ERROR(c->Exec("SELECT pg_notify($1, '')", PgParams().Text(kWorkChannel)).status());
@@ -95,13 +97,16 @@ absl::StatusOr<std::pair<int, int>> PgQueue::ReapExpired(int limit) {
     // The attempt that died counts: a job that kills its worker goes dead.
     ASSIGN_OR_RETURN(
         auto r,
-        c->Exec(absl::StrCat("WITH x AS (SELECT id, CASE WHEN deadline_at IS NOT NULL AND deadline_at <= imagen_ts($1) "
+        c->Exec(absl::StrCat("WITH x AS (SELECT id, CASE WHEN deadline_at IS NOT NULL AND deadline_at <= "
+                             "('epoch'::timestamptz + $1::int8 * interval '1 us') "
                              "THEN 'failed' WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END AS to_state "
-                             "FROM jobs WHERE state='running' AND lease_expires_at < imagen_ts($1) "
+                             "FROM jobs WHERE state='running' AND lease_expires_at < ('epoch'::timestamptz + $1::int8 "
+                             "* interval '1 us') "
                              "ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
                              "UPDATE jobs j SET state=x.to_state, lease_owner=NULL, lease_expires_at=NULL, "
-                             "updated_at=imagen_ts($1), "
-                             "finished_at=CASE WHEN x.to_state <> 'queued' THEN imagen_ts($1) END, "
+                             "updated_at=('epoch'::timestamptz + $1::int8 * interval '1 us'), "
+                             "finished_at=CASE WHEN x.to_state <> 'queued' THEN ('epoch'::timestamptz + $1::int8 * "
+                             "interval '1 us') END, "
                              "error_code=CASE x.to_state WHEN 'failed' THEN 'deadline_exceeded' "
                              "WHEN 'dead' THEN 'lease_expired' ELSE j.error_code END, "
                              "error_message=CASE x.to_state "
@@ -145,7 +150,8 @@ absl::StatusOr<SweptBlobs> PgQueue::SweepFinished(absl::Time cutoff, int limit) 
   PgTx tx(c.get());
   RETURN_IF_ERROR(tx.Begin());
   ASSIGN_OR_RETURN(auto r, c->Exec("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN "
-                                   "('succeeded','failed','canceled','dead') AND finished_at < imagen_ts($1) "
+                                   "('succeeded','failed','canceled','dead') AND finished_at < ('epoch'::timestamptz + "
+                                   "$1::int8 * interval '1 us') "
                                    "ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
                                    "RETURNING id, input_ref, result_ref",
                                    PgParams().Int(absl::ToUnixMicros(cutoff)).Int(limit)));

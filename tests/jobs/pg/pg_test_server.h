@@ -57,6 +57,8 @@ class PgTestServer {
   }
 
   const std::string& uri() const { return uri_; }
+  // The cluster folder when this object started the server, else "".
+  const std::string& dir() const { return dir_; }
 
   // A new empty database and its URI.
   absl::StatusOr<std::string> NewDatabase() {
