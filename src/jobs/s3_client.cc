@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "common/string_view.h"
 #include "jobs/s3_xml.h"
+#include "spdlog/spdlog.h"
 
 namespace imagen::jobs {
 
@@ -111,7 +112,10 @@ absl::StatusOr<S3HttpResponse> S3Client::Execute(const Call& call) {
                                        call.full_key.empty() ? config_.bucket : call.full_key, "': ", message));
     }
     if (!IsS3Retryable(last) || attempt >= config_.max_attempts) break;
-    clock_->SleepFor(S3Backoff(attempt, Jitter(), config_.retry_base_delay, config_.retry_max_delay));
+    absl::Duration delay = S3Backoff(attempt, Jitter(), config_.retry_base_delay, config_.retry_max_delay);
+    spdlog::warn("s3: attempt {} of {} failed, retrying in {}: {}", attempt, config_.max_attempts,
+                 absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))), std::string(last.message()));
+    clock_->SleepFor(delay);
   }
   if (IsS3Retryable(last) && config_.max_attempts > 1) {
     return absl::Status(last.code(),
