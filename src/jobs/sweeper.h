@@ -62,7 +62,7 @@ class Sweeper {
     if (hook_) hook_(step, ref);
   }
   absl::StatusOr<bool> RemoveIfUnreferenced(const std::string& ref);
-  absl::Status SweepOrphans(SweepReport& report);
+  absl::Status SweepOrphans(SweepReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
 
   JobStore* store_;
   BlobStore* blobs_;
