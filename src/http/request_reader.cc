@@ -110,7 +110,9 @@ asio::awaitable<ReadResult> RequestReader::ReadBody(RequestParser& parser, uint6
   if (chunked) parser.on_chunk_header(on_chunk_header);
 
   const ChunkLimits chunk_limits{options_.max_chunk_line, static_cast<size_t>(trailer_limit)};
+  const Clock::time_point start = Clock::now();
   uint64_t wire = 0;
+  uint64_t received = buffer_.size();  // body bytes that came with the head count for the rate
   for (;;) {
     if (buffer_.size() > 0) {
       std::string_view fed = Pending(buffer_);
@@ -151,7 +153,18 @@ asio::awaitable<ReadResult> RequestReader::ReadBody(RequestParser& parser, uint6
         }
       }
     }
-    boost::system::error_code ec = co_await ReadSome(deadline);
+    Clock::time_point read_deadline = deadline;
+    if (options_.min_body_rate > 0) {
+      // The next byte must come before the average rate falls below the floor.
+      auto at_rate = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(static_cast<double>(received) / static_cast<double>(options_.min_body_rate)));
+      read_deadline = std::min(read_deadline, start + std::max(options_.body_rate_grace, at_rate));
+      if (read_deadline <= Clock::now())
+        co_return ReadResult{ReadOutcome::kBodyTimeout, "body slower than the minimum rate"};
+    }
+    size_t before = buffer_.size();
+    boost::system::error_code ec = co_await ReadSome(read_deadline);
+    received += buffer_.size() - before;
     if (ec == beast::error::timeout) co_return ReadResult{ReadOutcome::kBodyTimeout, ""};
     if (ec && IsPeerGone(ec)) co_return ReadResult{ReadOutcome::kClosed, ec.message()};
     if (ec) co_return ReadResult{ReadOutcome::kMalformed, "malformed HTTP request: " + ec.message()};

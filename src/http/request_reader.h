@@ -42,6 +42,8 @@ struct FramingOptions {
   uint32_t header_limit = 64 * 1024;  // head, and head + trailers
   size_t max_chunk_line = 4096;
   uint64_t max_chunk_overhead = 1 << 20;  // framing bytes beyond the payload size
+  uint64_t min_body_rate = 0;             // bytes per second after the grace period; 0: off
+  std::chrono::steady_clock::duration body_rate_grace{};
 };
 
 class RequestReader {
@@ -58,7 +60,8 @@ class RequestReader {
   boost::asio::awaitable<ReadResult> ReadHead(RequestParser& parser, Clock::time_point first_byte_deadline,
                                               Clock::duration header_timeout, bool first_byte_is_head_deadline);
 
-  // Reads the body after a successful ReadHead. Content-Length bodies must
+  // Reads the body after a successful ReadHead, by `deadline` and at the
+  // minimum rate (kBodyTimeout otherwise). Content-Length bodies must
   // already be within `body_limit` and held by `lease`; chunked bodies grow
   // `lease` as they arrive. Trailer fields are dropped (they were not part of
   // the head that was checked).

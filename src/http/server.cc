@@ -42,11 +42,14 @@ constexpr int kMaxRefusing = 64;
 
 Clock::duration ToChrono(absl::Duration d) { return absl::ToChronoMicroseconds(d); }
 
-// Connection state visible to Stop(): whether a request is being handled.
+// Connection state visible to Stop() and to eviction: whether a request is
+// being handled, and since when the connection has waited for a request head.
 struct Conn {
   beast::tcp_stream* stream = nullptr;
   asio::any_io_executor executor;
   bool busy = false;
+  Clock::time_point idle_since;
+  bool evicting = false;
 };
 
 class StreamImpl final : public ResponseStream {
@@ -125,7 +128,7 @@ struct Server::Impl {
 
   std::atomic<int64_t> open{0};
   std::atomic<int> refusing{0};
-  Counter accepted, refused, accept_errors, requests, rejected_at_headers, budget_refusals, framing_errors,
+  Counter accepted, refused, evicted, accept_errors, requests, rejected_at_headers, budget_refusals, framing_errors,
       header_timeouts, body_timeouts, idle_timeouts;
 
   absl::Mutex mu;
@@ -157,7 +160,12 @@ struct Server::Impl {
         }
         continue;
       }
-      if (open.load() >= max_connections) {
+      // Full: make room by closing the connection that has waited longest
+      // for a request head, unless every one is busy or evictions are
+      // already in flight beyond kMaxRefusing.
+      int64_t now_open = open.load();
+      if (now_open >= max_connections &&
+          (!options.evict_idle_when_full || now_open >= max_connections + kMaxRefusing || !EvictLongestIdle())) {
         refused.Add();
         if (refusing.fetch_add(1) < kMaxRefusing) {
           auto exec = socket.get_executor();
@@ -211,6 +219,34 @@ struct Server::Impl {
   void SetBusy(std::list<Conn>::iterator self, bool busy) {
     absl::MutexLock lock(&mu);
     self->busy = busy;
+    self->evicting = false;
+    if (!busy) self->idle_since = Clock::now();
+  }
+
+  // Closes the open connection that has waited longest for a request head
+  // (idle keep-alive or an incomplete head); false if all are busy.
+  bool EvictLongestIdle() {
+    absl::MutexLock lock(&mu);
+    Conn* oldest = nullptr;
+    for (auto& c : conns) {
+      if (c.busy || c.evicting) continue;
+      if (oldest == nullptr || c.idle_since < oldest->idle_since) oldest = &c;
+    }
+    if (oldest == nullptr) return false;
+    oldest->evicting = true;
+    evicted.Add();
+    // Runs on the connection's strand, where the session also ends, so the
+    // stream is alive if it is still registered.
+    asio::post(oldest->executor, [this, stream = oldest->stream] {
+      absl::MutexLock lock(&mu);
+      for (auto& live : conns) {
+        if (live.stream == stream && !live.busy && live.evicting) {
+          boost::system::error_code ec;
+          stream->socket().cancel(ec);
+        }
+      }
+    });
+    return true;
   }
 
   // The answer to a failed read, if one can still be sent.
@@ -286,11 +322,12 @@ struct Server::Impl {
     std::list<Conn>::iterator self;
     {
       absl::MutexLock lock(&mu);
-      self = conns.insert(conns.end(), Conn{&stream, stream.get_executor(), false});
+      self = conns.insert(conns.end(), Conn{&stream, stream.get_executor(), false, accepted_at, false});
     }
     beast::flat_buffer buffer;
     RequestReader reader(stream, buffer,
-                         FramingOptions{options.header_limit, options.max_chunk_line, uint64_t{1} << 20});
+                         FramingOptions{options.header_limit, options.max_chunk_line, uint64_t{1} << 20,
+                                        options.min_body_rate, ToChrono(options.body_rate_grace)});
     const Clock::duration header_timeout = ToChrono(options.header_timeout);
     bool first = true;
     bool linger = false;
@@ -453,6 +490,7 @@ ServerStats Server::stats() const {
   st.connections_open = static_cast<uint64_t>(std::max<int64_t>(0, s.open.load()));
   st.connections_accepted = s.accepted.Get();
   st.connections_refused = s.refused.Get();
+  st.connections_evicted = s.evicted.Get();
   st.accept_errors = s.accept_errors.Get();
   st.requests = s.requests.Get();
   st.rejected_at_headers = s.rejected_at_headers.Get();

@@ -57,17 +57,24 @@ struct ServerOptions {
   // The whole body must arrive within this after the head (then the
   // connection is closed); also the deadline for writing a response.
   absl::Duration read_timeout = absl::Seconds(30);
+  // After body_rate_grace, a body must have arrived at this average rate
+  // (bytes per second since the head) or the connection is closed; 0: off.
+  uint64_t min_body_rate = 1024;
+  absl::Duration body_rate_grace = absl::Seconds(5);
   // Keep-alive: how long a connection may wait for the next request's first byte.
   absl::Duration idle_timeout = absl::Seconds(60);
   // The whole request head must arrive within this, counted from the
   // connection's accept (first request) or the head's first byte (later
   // requests); not reset per byte (slowloris). Then the connection is closed.
   absl::Duration header_timeout = absl::Seconds(10);
-  // Open connections at most; more are answered 503 with Retry-After and
-  // closed at once. 0: DefaultMaxConnections() of the open-file limit after
-  // raising it (half of it, at most 1024). Set it when a process runs
-  // several servers.
+  // Open connections at most. 0: DefaultMaxConnections() of the open-file
+  // limit after raising it (half of it, at most 1024); set it when a process
+  // runs several servers. When full, a new connection replaces the one that
+  // has waited longest for a request head (idle keep-alive or incomplete
+  // head: slowloris) if evict_idle_when_full; when every connection is busy
+  // it is answered 503 with Retry-After and closed at once.
   int max_connections = 0;
+  bool evict_idle_when_full = true;
   // Request body bytes buffered at once across all connections. A request
   // whose Content-Length would not fit gets 503 with Retry-After before its
   // body is read; a chunked body that outgrows it gets 503 and is closed.
@@ -88,6 +95,7 @@ struct ServerStats {
   uint64_t connections_open = 0;      // sessions now open (not counting refused ones)
   uint64_t connections_accepted = 0;  // sessions started
   uint64_t connections_refused = 0;   // over max_connections: answered 503 (or closed) at once
+  uint64_t connections_evicted = 0;   // idle ones closed to make room when full
   uint64_t accept_errors = 0;         // failed accepts (EMFILE etc.); each fd shortage pauses the loop
   uint64_t requests = 0;              // requests whose head was read
   uint64_t rejected_at_headers = 0;   // answered before the body was read: hook, 413 by length, 503 budget
