@@ -202,5 +202,97 @@ TEST_F(TenancyTest, EmptyJobListOfOneTenantUsesTheKeyIndex) {
   }
 }
 
+// A database of schema version 2 (the tables as they were) gains the v3
+// columns and indexes on open, keeping its keys and jobs.
+TEST_F(TenancyTest, UpgradesAVersion2Database) {
+  store_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  {
+    auto db = Db::Open((dir_ / "jobs.db").string());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec(R"sql(
+CREATE TABLE api_keys(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  webhook_secret TEXT NOT NULL,
+  rate REAL NOT NULL DEFAULT 0,
+  max_concurrent INTEGER NOT NULL DEFAULT 0,
+  admin INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL);
+CREATE TABLE jobs(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  key_id TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  params TEXT NOT NULL,
+  input_ref TEXT NOT NULL,
+  input_type TEXT NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  run_after INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  deadline_at INTEGER,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  progress REAL NOT NULL DEFAULT 0,
+  error_code TEXT,
+  error_message TEXT,
+  result_ref TEXT,
+  result_type TEXT,
+  webhook_url TEXT,
+  idempotency_key TEXT,
+  request_hash TEXT);
+CREATE UNIQUE INDEX jobs_idempotency ON jobs(key_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX jobs_runnable ON jobs(state, priority DESC, seq);
+CREATE INDEX jobs_by_key ON jobs(key_id, state, seq);
+CREATE INDEX jobs_input ON jobs(input_ref);
+CREATE TABLE webhook_deliveries(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  msg_id TEXT NOT NULL UNIQUE,
+  job_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  url TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_status INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL);
+CREATE INDEX deliveries_due ON webhook_deliveries(state, next_attempt_at);
+CREATE INDEX deliveries_job ON webhook_deliveries(job_id);
+
+CREATE TABLE inline_inputs(
+  ref TEXT PRIMARY KEY,
+  data BLOB NOT NULL);
+CREATE TABLE schema_version(version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES(2);
+INSERT INTO api_keys(id,name,key_hash,webhook_secret,created_at) VALUES('key_old','old','hash_old','whsec_x',1);
+INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,max_attempts,created_at,updated_at,
+  run_after) VALUES('job_old','key_old','copy','{}','in','image/png','queued',100,3,1,1,1);
+)sql")
+                    .ok());
+  }
+  auto s = JobStore::Open((dir_ / "jobs.db").string(), &clock_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  store_ = std::move(*s);
+  auto key = store_->FindKeyByHash("hash_old");
+  ASSERT_TRUE(key.ok() && key->has_value()) << key.status();
+  EXPECT_EQ((*key)->max_priority, 0);
+  EXPECT_FALSE((*key)->revoked_at.has_value());
+  EXPECT_EQ(MustLease().id, "job_old");
+  EXPECT_TRUE(store_->RevokeKey("key_old").ok());
+}
+
 }  // namespace
 }  // namespace imagen::jobs
