@@ -669,5 +669,41 @@ TEST_F(PgQueueTest, SweepRemovesFinishedJobsAndUnreferencedInputs) {
   EXPECT_FALSE(*q_->InputReferenced("sha_shared"));
 }
 
+// Durability: what a method returned as committed survives a crash of the
+// database server (immediate stop = no shutdown checkpoint; recovery replays
+// the WAL, which fsync=on made durable). Leases are asynchronous commits: a
+// crash may return a leased job to the queue, never lose it. The same
+// PgQueue reconnects once the server is back on its port.
+TEST_F(PgQueueTest, CommittedChangesSurviveADatabaseCrash) {
+  auto own = PgTestServer::StartOwn(IMAGEN_PG_SCRIPTS);
+  ASSERT_TRUE(own.ok()) << own.status();
+  auto db = (*own)->NewDatabase();
+  ASSERT_TRUE(db.ok());
+  uri_ = *db;
+  auto q = OpenQueue();
+  ASSERT_NE(q, nullptr);
+  ASSERT_TRUE(q->CreateBatch(std::vector<NewJob>(50, MakeJob())).ok());
+  std::vector<std::string> done;
+  for (int i = 0; i < 10; ++i) {
+    auto l = q->Lease("p1/w1", absl::Seconds(30));
+    ASSERT_TRUE(l.ok() && l->has_value());
+    if (i % 2 == 0) {
+      ASSERT_TRUE(q->Complete((*l)->id, "p1/w1", "r", "t").ok());
+      done.push_back((*l)->id);
+    }
+  }
+  ASSERT_TRUE((*own)->CrashAndRestart().ok());
+
+  absl::StatusOr<std::map<std::string, int64_t>> counts = absl::UnavailableError("not yet");
+  for (int i = 0; i < 20 && !counts.ok(); ++i) counts = q->CountByState();  // one failure per broken connection
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ((*counts)["succeeded"], 5);
+  EXPECT_EQ((*counts)["queued"] + (*counts)["running"], 45);
+  for (const std::string& id : done) EXPECT_EQ(q->Get(id)->state, JobState::kSucceeded);
+  absl::StatusOr<std::optional<Job>> next = absl::UnavailableError("not yet");
+  for (int i = 0; i < 20 && !next.ok(); ++i) next = q->Lease("p1/w1", absl::Seconds(30));
+  ASSERT_TRUE(next.ok() && next->has_value()) << next.status();
+}
+
 }  // namespace
 }  // namespace imagen::jobs::pg

@@ -26,11 +26,36 @@ class PgTestServer {
  public:
   // `scripts`: the folder holding start_pg.sh / stop_pg.sh.
   static absl::StatusOr<std::unique_ptr<PgTestServer>> Start(const std::string& scripts) {
+    return StartImpl(scripts, /*own=*/false);
+  }
+  // Always a server of its own (tests that crash it).
+  static absl::StatusOr<std::unique_ptr<PgTestServer>> StartOwn(const std::string& scripts) {
+    return StartImpl(scripts, /*own=*/true);
+  }
+
+  // Crashes the server (pg_ctl stop -m immediate: no shutdown checkpoint)
+  // and starts it again on the same port; it recovers from its WAL.
+  absl::Status CrashAndRestart() {
+    if (dir_.empty()) return absl::FailedPreconditionError("not this object's server");
+    admin_.reset();
+    std::string stop = absl::StrCat(scripts_, "/stop_pg.sh ", dir_, " --keep >/dev/null 2>&1");
+    if (std::system(stop.c_str()) != 0) return absl::InternalError("stop_pg.sh failed");
+    std::string start = absl::StrCat(scripts_, "/start_pg.sh ", dir_, " >/dev/null 2>&1");
+    if (std::system(start.c_str()) != 0) return absl::InternalError("start_pg.sh (restart) failed");
+    std::string uri;
+    if (!ReadLine(dir_ + "/uri", uri) || uri != uri_) return absl::InternalError("the server came back elsewhere");
+    ASSIGN_OR_RETURN(admin_, PgConn::Connect(uri_));
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::StatusOr<std::unique_ptr<PgTestServer>> StartImpl(const std::string& scripts, bool own) {
     std::unique_ptr<PgTestServer> s(new PgTestServer);
     s->scripts_ = scripts;
-    if (const char* uri = std::getenv("IMAGEN_TEST_PG_URI"); uri && *uri) {
+    if (const char* uri = std::getenv("IMAGEN_TEST_PG_URI"); !own && uri && *uri) {
       s->uri_ = uri;
-    } else if (const char* file = std::getenv("IMAGEN_TEST_PG_URI_FILE"); file && *file && ReadLine(file, s->uri_)) {
+    } else if (const char* file = std::getenv("IMAGEN_TEST_PG_URI_FILE");
+               !own && file && *file && ReadLine(file, s->uri_)) {
     } else {
       s->dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/imagen-pg-", getpid(), "-",
                              RandomHexId("", 4));
@@ -49,6 +74,7 @@ class PgTestServer {
     return s;
   }
 
+ public:
   ~PgTestServer() {
     if (dir_.empty()) return;
     admin_.reset();

@@ -6,8 +6,9 @@
 # because initdb and postgres refuse to run as root). It listens on a private
 # Unix socket in DIR and on a free loopback port; fsync stays on (durability
 # tests rely on it) but shared_buffers is small. Stop it with stop_pg.sh DIR.
-# Exits 3 with a message naming what is missing when PostgreSQL is not
-# installed.
+# Run again on a stopped DIR, it restarts that cluster on the same port
+# (crash-recovery tests). Exits 3 with a message naming what is missing when
+# PostgreSQL is not installed.
 set -euo pipefail
 
 dir=${1:?usage: start_pg.sh DIR [postgres -c settings]}
@@ -50,9 +51,10 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# A restart (DIR already has a port) keeps its port, so clients reconnect.
 started=0
-for _ in 1 2 3 4 5; do
-  port=$(free_port)
+for attempt in 1 2 3 4 5; do
+  if [ "$attempt" -eq 1 ] && [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); fi
   if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 -o "-k $dir -p $port \
       -c listen_addresses=127.0.0.1 -c shared_buffers=32MB -c fsync=on -c synchronous_commit=on \
       -c max_connections=200 -c unix_socket_permissions=0777 $*" start >/dev/null; then
@@ -66,8 +68,9 @@ if [ "$started" -ne 1 ]; then
   exit 1
 fi
 
+echo "$port" >"$dir/port"
 uri="postgresql://imagen@127.0.0.1:$port/postgres"
 echo "$uri" >"$dir/uri"
 echo "postgresql://imagen@/postgres?host=$dir&port=$port" >"$dir/socket_uri"
-chmod 0644 "$dir/uri" "$dir/socket_uri"
+chmod 0644 "$dir/uri" "$dir/socket_uri" "$dir/port"
 echo "$uri"

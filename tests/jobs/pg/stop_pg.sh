@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Stops a server started by start_pg.sh DIR and removes DIR.
+# Stops a server started by start_pg.sh DIR with `-m immediate` (no
+# shutdown checkpoint: to the cluster this is a crash, and the next start
+# replays the WAL) and removes DIR unless --keep.
 #   stop_pg.sh DIR [--keep]
 set -euo pipefail
 dir=${1:?usage: stop_pg.sh DIR [--keep]}
