@@ -97,9 +97,14 @@ CONF
 [ ${#RUN[@]} -eq 0 ] || chown ceph:ceph "$C"
 echo "$C" > "$DIR/conf_path"
 
+# On failure: say why, show the logs' tails, stop what was started (the
+# folder and its logs stay for a look; stop_rgw.sh removes them).
 fail() {
   echo "start_rgw.sh: $* (logs in $DIR/log)" >&2
   tail -n 20 "$DIR"/log/*.log >&2 2>/dev/null || true
+  for f in "$DIR"/run/*.pid; do
+    [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+  done
   exit 1
 }
 
