@@ -45,12 +45,13 @@ absl::StatusOr<vips::VImage> LoadLazily(const std::string& bytes, const DecodeLi
   if (format.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("not an image imagen can read (expected ", kReadable, ")"));
   }
-  ASSIGN_OR_RETURN(
-      vips::VImage image,
-      VipsTry(absl::StatusCode::kInvalidArgument, absl::StrCat("cannot read the ", format, " header"), [&] {
-        return vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "",
-                                             vips::VImage::option()->set("fail_on", VIPS_FAIL_ON_TRUNCATED));
-      }));
+  ASSIGN_OR_RETURN(vips::VImage image,
+                   VipsTry(absl::StatusCode::kInvalidArgument,
+                           absl::StrCat("cannot read the ", format, " header: the data is corrupt or truncated"), [&] {
+                             return vips::VImage::new_from_buffer(
+                                 bytes.data(), bytes.size(), "",
+                                 vips::VImage::option()->set("fail_on", VIPS_FAIL_ON_TRUNCATED));
+                           }));
   header->format = format;
   header->width = image.width();
   header->height = image.height();
