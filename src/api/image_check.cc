@@ -109,12 +109,44 @@ absl::StatusOr<ImageInfo> Webp(std::string_view b) {
   return info;
 }
 
+// Skips GIF data sub-blocks starting at `pos`; npos when truncated.
+size_t SkipSubBlocks(std::string_view b, size_t pos) {
+  while (pos < b.size()) {
+    const uint8_t n = static_cast<uint8_t>(b[pos]);
+    pos += 1 + n;
+    if (n == 0) return pos <= b.size() ? pos : std::string_view::npos;
+  }
+  return std::string_view::npos;
+}
+
+// The logical screen, grown to cover every frame: decoders draw a frame
+// larger than the screen at its own size (a 10 x 10 screen holding a
+// 30000 x 1000 frame), so that is the size the limits must see.
 absl::StatusOr<ImageInfo> Gif(std::string_view b) {
   ImageInfo info{"gif", "image/gif"};
   if (b.size() < 14) return Truncated("GIF");
   info.width = Le16(b, 6);
   info.height = Le16(b, 8);
   if (b.back() != 0x3B) return Truncated("GIF");
+  size_t pos = 13;
+  if (static_cast<uint8_t>(b[10]) & 0x80) pos += 3u << ((static_cast<uint8_t>(b[10]) & 7) + 1);
+  while (pos < b.size() && b[pos] != 0x3B) {
+    const uint8_t block = static_cast<uint8_t>(b[pos]);
+    if (block == 0x21) {  // extension: label, sub-blocks
+      pos = pos + 2 <= b.size() ? SkipSubBlocks(b, pos + 2) : std::string_view::npos;
+    } else if (block == 0x2C) {  // image descriptor
+      if (pos + 10 > b.size()) return Truncated("GIF");
+      info.width = std::max(info.width, Le16(b, pos + 1) + Le16(b, pos + 5));
+      info.height = std::max(info.height, Le16(b, pos + 3) + Le16(b, pos + 7));
+      const uint8_t flags = static_cast<uint8_t>(b[pos + 9]);
+      pos += 10;
+      if (flags & 0x80) pos += 3u << ((flags & 7) + 1);                                // local colour table
+      pos = pos + 1 <= b.size() ? SkipSubBlocks(b, pos + 1) : std::string_view::npos;  // LZW size, data
+    } else {
+      return absl::InvalidArgumentError("GIF block structure is corrupt");
+    }
+    if (pos == std::string_view::npos) return Truncated("GIF");
+  }
   return info;
 }
 

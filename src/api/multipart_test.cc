@@ -133,5 +133,36 @@ TEST(ImageCheckTest, Issue15DecodeBombIsRefusedAtSubmit) {
   EXPECT_TRUE(CheckImage(plausible, ImageLimits{}).ok());
 }
 
+// Issue 15 (decode bombs): the GIF logical screen was checked at submit, but
+// the worker decoded a 30000 x 1000 frame. Submission checks every frame.
+TEST(ImageCheckTest, Issue15GifFrameLargerThanItsScreenIsRefusedAtSubmit) {
+  auto gif = [](uint16_t fw, uint16_t fh) {
+    std::string g = "GIF89a";
+    g += {10, 0, 10, 0, '\x80', 0, 0};        // 10 x 10 screen, 2-colour table
+    g += {0, 0, 0, '\xff', '\xff', '\xff'};   // the table
+    g += {'\x21', '\xf9', 4, 0, 0, 0, 0, 0};  // graphic control extension
+    g += {'\x2c',
+          0,
+          0,
+          0,
+          0,
+          static_cast<char>(fw & 0xff),
+          static_cast<char>(fw >> 8),
+          static_cast<char>(fh & 0xff),
+          static_cast<char>(fh >> 8),
+          0};
+    g += {2, 2, 0x4c, 0x01, 0};  // LZW minimum code size 2, one sub-block
+    g += "\x3b";
+    return g;
+  };
+  auto small = CheckImage(gif(10, 10), ImageLimits{.formats = {"gif"}});
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(small->width, 10u);
+  auto wide = CheckImage(gif(30000, 1000), ImageLimits{.formats = {"gif"}});
+  ASSERT_EQ(wide.status().code(), absl::StatusCode::kOutOfRange) << wide.status();
+  EXPECT_NE(std::string(wide.status().message()).find("30000x1000"), std::string::npos) << wide.status();
+  EXPECT_FALSE(SniffImage(gif(10, 10).substr(0, 30) + "\x3b").ok());  // cut inside the descriptor
+}
+
 }  // namespace
 }  // namespace imagen::api
