@@ -224,8 +224,19 @@ void BatchedModel::Execute(int instance, Batch batch) {
     inputs.push_back(std::move(*joined));
   }
   int64_t t1 = clock_->NowMicros();
-  absl::StatusOr<std::vector<Tensor>> outputs =
-      status.ok() ? instances_[static_cast<size_t>(instance)]->Execute(inputs) : status;
+  absl::StatusOr<std::vector<Tensor>> outputs = absl::InternalError("not run");
+  if (!status.ok()) {
+    outputs = status;
+  } else {
+    // A backend's exception fails this batch, never the instance thread.
+    try {
+      outputs = instances_[static_cast<size_t>(instance)]->Execute(inputs);
+    } catch (const std::bad_alloc&) {
+      outputs = absl::ResourceExhaustedError("out of memory");
+    } catch (const std::exception& e) {
+      outputs = absl::InternalError(absl::StrCat("backend error: ", e.what()));
+    }
+  }
   int64_t t2 = clock_->NowMicros();
   if (!outputs.ok()) {
     for (auto& r : batch) Fail(*r, outputs.status(), "BACKEND");

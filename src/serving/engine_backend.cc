@@ -26,6 +26,13 @@ class EngineInstance final : public ModelInstance {
     for (const auto& t : inputs) {
       auto dt = engine::DataTypeFromName(t.datatype);
       if (!dt) return absl::InvalidArgumentError(absl::StrCat("the engine does not support datatype ", t.datatype));
+      // The engine reads shape x element size bytes: they must be there (a
+      // config `reshape` with another element count would read past them).
+      auto bytes = engine::CheckedByteSize(*dt, t.shape);
+      if (!bytes || *bytes != t.data.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("input '", t.name, "' of shape ", ShapeString(t.shape), " has ",
+                                                       t.data.size(), " bytes of data"));
+      }
       in.push_back({t.name, engine::Tensor::Wrap(*dt, t.shape, const_cast<char*>(t.data.data()), nullptr)});
     }
     auto out = model_->Run(in);

@@ -110,6 +110,27 @@ absl::Status ValidateModelConfig(const inference::ModelConfig& c) {
     absl::Status s = CheckDims(c, in.name(), in.dims());
     if (!s.ok()) return s;
   }
+  for (const auto& in : c.input()) {
+    if (!in.has_reshape()) continue;
+    // dims and reshape must describe the same elements: equal products of
+    // the fixed dimensions and as many variable (-1) dimensions.
+    auto count = [](const auto& dims, int* variable) {
+      int64_t n = 1;
+      for (int64_t d : dims) {
+        if (d == -1) {
+          ++*variable;
+        } else if (d < 0 || __builtin_mul_overflow(n, d, &n)) {
+          return int64_t{-1};
+        }
+      }
+      return n;
+    };
+    int var_dims = 0, var_reshape = 0;
+    int64_t n_dims = count(in.dims(), &var_dims), n_reshape = count(in.reshape().shape(), &var_reshape);
+    if (n_dims < 0 || n_reshape < 0 || n_dims != n_reshape || var_dims != var_reshape) {
+      return Invalid(c, absl::StrCat("input '", in.name(), "': reshape does not have the elements of dims"));
+    }
+  }
   for (const auto& out : c.output()) {
     if (out.name().empty()) return Invalid(c, "an output has no name");
     if (out.data_type() == inference::TYPE_INVALID) {

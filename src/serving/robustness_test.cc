@@ -102,6 +102,42 @@ TEST(ElementCountOverflow, SplitBatchRefusesDataThatDoesNotMatchTheShape) {
   EXPECT_FALSE(SplitBatch(b, {1, 1}).ok());
 }
 
+TEST(BackendFailures, AThrowingBackendFailsTheRequestNotTheServer) {
+  TestRepository repo;
+  repo.AddModel("thrower", R"(
+backend: "imagen_test"
+max_batch_size: 4
+parameters { key: "test_model" value { string_value: "identity" } }
+parameters { key: "execute_throws" value { string_value: "boom" } }
+input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]
+)");
+  auto server = Explicit(repo);
+  for (int i = 0; i < 2; ++i) {
+    auto r = server->Infer(Request("thrower", Floats("INPUT0", {1, 1}, {1})));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("boom"));
+  }
+}
+
+TEST(BackendFailures, ReshapeMustKeepTheElementCount) {
+  TestRepository repo;
+  repo.AddModel("bad_reshape", R"(
+backend: "imagen_test"
+max_batch_size: 4
+parameters { key: "test_model" value { string_value: "identity" } }
+input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] reshape { shape: [ 4096 ] } } ]
+output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]
+)");
+  auto server = Explicit(repo);
+  EXPECT_EQ(server->ModelReady("bad_reshape", "").code(), absl::StatusCode::kUnavailable);
+  bool reported = false;
+  for (const auto& e : server->RepositoryIndex(false)) {
+    if (e.name == "bad_reshape") reported = e.reason.find("reshape does not have the elements") != std::string::npos;
+  }
+  EXPECT_TRUE(reported);
+}
+
 // ---- item 4: queue policy ----
 
 TEST(QueuePolicy, PriorityOf2To32GetsTheDefaultLevelNotLevelZero) {

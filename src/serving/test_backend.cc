@@ -3,6 +3,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <stdexcept>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -45,6 +46,7 @@ class TestInstance final : public ModelInstance {
 
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     if (std::string gate = Param(config_, "execute_gate"); !gate.empty()) TestGate::Get(gate)->Pass();
+    if (!Param(config_, "execute_throws").empty()) throw std::runtime_error(Param(config_, "execute_throws"));
     std::vector<Tensor> out;
     if (kind_ == Kind::kAddSub) return AddSub(inputs);
     if (kind_ == Kind::kDelay) {

@@ -5,7 +5,9 @@
 // The model is chosen by parameter "test_model", else by the model's name.
 // Any test model may wait at a TestGate: parameter "execute_gate" names the
 // gate each execution passes, "load_gate" the one each instance creation
-// (model load) passes, so tests block a model deterministically. Thread-safe.
+// (model load) passes, so tests block a model deterministically; parameter
+// "execute_throws" makes each execution throw std::runtime_error with that
+// message. Thread-safe.
 #pragma once
 
 #include <string>
