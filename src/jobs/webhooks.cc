@@ -43,7 +43,12 @@ WebhookDispatcher::WebhookDispatcher(JobStore* store, WebhookOptions options,
       outcome_(std::move(outcome)),
       rng_(std::random_device{}()),
       pool_(std::make_unique<ThreadPool>(std::max(1, options_.max_in_flight), "webhooks")) {
-  if (options_.checker == nullptr) options_.checker = TargetChecker::Default();
+  // Its own lookups, apart from the submissions' (TargetChecker::Default), so
+  // a slow DNS server of one receiver cannot fill the pool the API waits on.
+  if (options_.checker == nullptr) {
+    own_checker_ = std::make_unique<TargetChecker>(SystemResolver(), TargetCheckerOptions{});
+    options_.checker = own_checker_.get();
+  }
   if (!options_.post) options_.post = HttpPost;
   options_.max_in_flight = std::max(1, options_.max_in_flight);
   options_.max_in_flight_per_key = std::max(1, options_.max_in_flight_per_key);

@@ -55,7 +55,7 @@ struct WebhookOptions {
   int batch = 16;
   int max_in_flight = 16;            // deliveries at once (pool threads)
   int max_in_flight_per_key = 2;     // deliveries at once for one API key
-  TargetChecker* checker = nullptr;  // nullptr: TargetChecker::Default()
+  TargetChecker* checker = nullptr;  // nullptr: the dispatcher's own (system resolver)
   WebhookPoster post;                // empty: HttpPost
 };
 
@@ -86,6 +86,7 @@ class WebhookDispatcher {
   std::function<void(const std::string&)> outcome_;
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
+  std::unique_ptr<TargetChecker> own_checker_;  // when options.checker is null
   std::unique_ptr<ThreadPool> pool_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
