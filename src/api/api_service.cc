@@ -173,6 +173,19 @@ http::Response ApiService::JobResponse(const http::Request& req, Status status, 
   return Json(req, status, JobToJson(job, deliveries));
 }
 
+std::optional<http::Response> ApiService::CheckHeaders(const http::Request& head, http::RequestLimits& limits) {
+  constexpr uint64_t kSmallBodyLimit = 1 << 20;
+  std::string_view target = head.target();
+  target = target.substr(0, target.find('?'));
+  if (!target.starts_with("/api/v1/") || target == "/api/v1/operations") return std::nullopt;
+  http::Response error;
+  if (!Authenticate(head, &error)) return error;
+  if (!(head.method() == http::Verb::post && target.starts_with("/api/v1/images/"))) {
+    limits.body_limit = std::min<uint64_t>(limits.body_limit, kSmallBodyLimit);
+  }
+  return std::nullopt;
+}
+
 void ApiService::Register(http::Router& router) {
   std::vector<std::string> routes;
   for (const ops::Operation* op : registry_->List()) {

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/api_options.h"
 #include "http/router.h"
+#include "http/server.h"
 #include "jobs/blob_store.h"
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
@@ -31,6 +32,12 @@ class ApiService {
 
   // Adds every /api/v1 route to `router`.
   void Register(http::Router& router);
+  // The server's header-stage check for /api/v1 (http::HeaderCheck): the
+  // key is authenticated from the head, so an unauthenticated upload is
+  // answered 401 before any body byte is read, and routes that take no
+  // upload get a small body limit. Thread-safe; does not block long (a
+  // cached key lookup).
+  std::optional<http::Response> CheckHeaders(const http::Request& head, http::RequestLimits& limits);
   // Called on each accepted submission with the submit handler's own time.
   void SetSubmitObserver(std::function<void(double seconds)> fn) { on_submit_ = std::move(fn); }
 

@@ -23,6 +23,26 @@ const ConfigSchema& ImagenConfigSchema() {
             .description = "Largest accepted request body; larger ones get 413.",
             .min = 1024,
             .max = 4294967296.0});
+    s->Add({.name = "server.max_connections",
+            .type = ConfigType::kInt,
+            .default_value = "0",
+            .description = "Open connections at most (0: half the open-file limit, at most 1024). When full, the "
+                           "connection that has waited longest for a request head is closed to make room.",
+            .min = 0,
+            .max = 1000000});
+    s->Add({.name = "server.header_timeout_seconds",
+            .type = ConfigType::kDouble,
+            .default_value = "10",
+            .description = "The whole request head must arrive within this (slow clients are closed).",
+            .min = 0.1,
+            .max = 3600});
+    s->Add({.name = "server.max_inflight_body_bytes",
+            .type = ConfigType::kInt,
+            .default_value = "268435456",
+            .description = "Request body bytes buffered at once across all connections; over it, 503 with "
+                           "Retry-After before the body is read.",
+            .min = 1048576,
+            .max = 68719476736.0});
     s->Add({.name = "server.shutdown_grace_seconds",
             .type = ConfigType::kDouble,
             .default_value = "10",

@@ -306,6 +306,17 @@ int RunServe(const Config& config) {
   options.port = listen->port;
   options.threads = static_cast<int>(config.GetInt("server.http_threads"));
   options.body_limit = static_cast<uint64_t>(config.GetInt("server.body_limit_bytes"));
+  options.max_connections = static_cast<int>(config.GetInt("server.max_connections"));
+  options.header_timeout = absl::Seconds(config.GetDouble("server.header_timeout_seconds"));
+  options.max_inflight_body_bytes = static_cast<uint64_t>(config.GetInt("server.max_inflight_body_bytes"));
+  // Routing and authentication from the request head, before any body byte
+  // is read: an unknown route or a missing or unknown key never costs an
+  // upload's worth of memory.
+  options.on_headers = [&router, &api_service](const http::Request& head, http::RequestContext&,
+                                               http::RequestLimits& limits) -> std::optional<http::Response> {
+    if (auto rejected = router.RejectUnrouted(head)) return rejected;
+    return api_service.CheckHeaders(head, limits);
+  };
   // Labels come from the route table only (the matched pattern or "other",
   // the method from a fixed set): clients cannot add series or put invalid
   // UTF-8 into /metrics.

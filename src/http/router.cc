@@ -109,14 +109,25 @@ std::string_view MethodLabel(Verb verb) {
   }
 }
 
+namespace {
+Response UnroutedResponse(const Request& req, Status error) {
+  std::string what = error == Status::not_found ? "no such path: " : "method not allowed on: ";
+  return ErrorResponse(req, error, error == Status::not_found ? "not_found" : "method_not_allowed",
+                       what + EchoTarget(req.target()));
+}
+}  // namespace
+
+std::optional<Response> Router::RejectUnrouted(const Request& head) const {
+  RequestContext probe;
+  Status error = Status::not_found;
+  if (Match(head, probe, error) != nullptr) return std::nullopt;
+  return UnroutedResponse(head, error);
+}
+
 boost::asio::awaitable<Response> Router::Route(Request& req, RequestContext& ctx, ResponseStream& stream) const {
   Status error = Status::not_found;
   const Handler* h = Match(req, ctx, error);
-  if (h == nullptr) {
-    std::string what = error == Status::not_found ? "no such path: " : "method not allowed on: ";
-    co_return ErrorResponse(req, error, error == Status::not_found ? "not_found" : "method_not_allowed",
-                            what + EchoTarget(req.target()));
-  }
+  if (h == nullptr) co_return UnroutedResponse(req, error);
   co_return co_await (*h)(req, ctx, stream);
 }
 

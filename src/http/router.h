@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ class Router {
   // Finds the handler for a request; fills ctx.path_params and ctx.query.
   // Returns nullptr with `error` set to 404 or 405 when nothing matches.
   const Handler* Match(const Request& req, RequestContext& ctx, Status& error) const;
+  // The 404/405 response Route() would give, from the request head alone
+  // (for the server's header-stage check); nullopt when a route matches.
+  std::optional<Response> RejectUnrouted(const Request& head) const;
 
   // The registered pattern whose path matches `target` (whatever the
   // method), e.g. "/api/v1/jobs/{id}", or "other": a metrics label that only
