@@ -72,12 +72,14 @@ struct ServerOptions {
   // runs several servers. When full, a new connection replaces the one that
   // has waited longest for a request head (idle keep-alive or incomplete
   // head: slowloris) if evict_idle_when_full; when every connection is busy
-  // it is answered 503 with Retry-After and closed at once.
+  // it is answered 503 with Retry-After and closed at once. (An evicted
+  // keep-alive client sees its idle connection closed, as after idle_timeout.)
   int max_connections = 0;
   bool evict_idle_when_full = true;
-  // Request body bytes buffered at once across all connections. A request
-  // whose Content-Length would not fit gets 503 with Retry-After before its
-  // body is read; a chunked body that outgrows it gets 503 and is closed.
+  // Request body bytes buffered at once across all connections, each held
+  // from the head until its handler returns. A request whose Content-Length
+  // would not fit gets 503 with Retry-After before its body is read; a
+  // chunked body that outgrows it gets 503 and is closed.
   uint64_t max_inflight_body_bytes = 256ull << 20;
   // Pause of the accept loop when accept fails for lack of descriptors or
   // memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), instead of spinning.
