@@ -4,9 +4,11 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 #include "jobs/crypto.h"
 #include "jobs/pg_rows.h"
 #include "jobs/pg_schema.h"
@@ -23,7 +25,12 @@ absl::StatusOr<std::unique_ptr<PgQueue>> PgQueue::Open(const PgQueueOptions& opt
     RETURN_IF_ERROR(MigratePg(*conn));
   }
   ASSIGN_OR_RETURN(auto pool, PgPool::Open(options.uri, options.pool_size));
-  ASSIGN_OR_RETURN(auto apool, PgPool::Open(options.uri, options.async_pool_size, "SET synchronous_commit = off"));
+  // The lease must walk its indexes in order whatever the (always stale)
+  // statistics of a queue table say: with a sort allowed, the planner may
+  // sort a key's whole backlog to take one row. Only Lease and the
+  // heartbeats run on these connections.
+  ASSIGN_OR_RETURN(auto apool, PgPool::Open(options.uri, options.async_pool_size,
+                                            "SET synchronous_commit = off; SET enable_sort = off"));
   std::unique_ptr<PgQueue> q(new PgQueue(std::move(pool), std::move(apool), options.uri, clock));
   {
     auto c = q->pool_->Acquire();
@@ -58,8 +65,9 @@ absl::Status PgQueue::InsertKey(const ApiKey& k) {
   auto c = pool_->Acquire();
   return c
       ->Exec(
-          "INSERT INTO api_keys(id,name,key_hash,webhook_secret,rate,max_concurrent,admin,created_at) "
-          "VALUES($1,$2,$3,$4,$5,$6,$7,('epoch'::timestamptz + $8::int8 * interval '1 us'))",
+          "INSERT INTO api_keys(id,name,key_hash,webhook_secret,rate,max_concurrent,admin,created_at,max_priority,"
+          "max_queued,revoked_at) VALUES($1,$2,$3,$4,$5,$6,$7,('epoch'::timestamptz + $8::int8 * interval '1 us'),"
+          "$9,$10,('epoch'::timestamptz + $11::int8 * interval '1 us'))",
           PgParams()
               .Text(k.id)
               .Text(k.name)
@@ -68,8 +76,41 @@ absl::Status PgQueue::InsertKey(const ApiKey& k) {
               .Double(k.rate)
               .Int(k.max_concurrent)
               .Bool(k.admin)
-              .Int(absl::ToUnixMicros(k.created_at)))
+              .Int(absl::ToUnixMicros(k.created_at))
+              .Int(k.max_priority)
+              .Int(k.max_queued)
+              .IntOrNull(k.revoked_at ? std::optional<int64_t>(absl::ToUnixMicros(*k.revoked_at)) : std::nullopt))
       .status();
+}
+
+absl::StatusOr<ApiKey> PgQueue::RevokeKey(const std::string& id_or_prefix) {
+  auto c = pool_->Acquire();
+  PgTx tx(c.get());
+  RETURN_IF_ERROR(tx.Begin());
+  ASSIGN_OR_RETURN(auto r, c->Exec(absl::StrCat("SELECT ", internal::KeyColumns(),
+                                                " FROM api_keys WHERE id=$1 OR (length($1) >= 4 AND "
+                                                "starts_with(id, $1)) ORDER BY id=$1 DESC, id LIMIT 3 FOR UPDATE"),
+                                   PgParams().Text(id_or_prefix)));
+  if (r.Rows() == 0) return absl::NotFoundError(absl::StrCat("no API key '", id_or_prefix, "'"));
+  ApiKey key = internal::RowToKey(r, 0);
+  if (key.id != id_or_prefix && r.Rows() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("'", id_or_prefix, "' matches several keys (", key.id, ", ",
+                                                   std::string(r.Text(1, 0)), r.Rows() > 2 ? ", ..." : "",
+                                                   "); give more of the id"));
+  }
+  if (key.admin) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", key.id, " is the admin key; replace DIR/admin.key and restart instead"));
+  }
+  if (!key.revoked_at) {
+    RETURN_IF_ERROR(c->Exec("UPDATE api_keys SET revoked_at=('epoch'::timestamptz + $2::int8 * interval '1 us') "
+                            "WHERE id=$1",
+                            PgParams().Text(key.id).Int(NowUs()))
+                        .status());
+    key.revoked_at = absl::FromUnixMicros(NowUs());
+  }
+  RETURN_IF_ERROR(tx.Commit());
+  return key;
 }
 
 absl::Status PgQueue::SetKeyWeight(const std::string& key_id, int weight) {
@@ -90,7 +131,8 @@ absl::Status PgQueue::SetKeyWeight(const std::string& key_id, int weight) {
 
 absl::StatusOr<std::optional<ApiKey>> PgQueue::FindKeyByHash(const std::string& key_hash) {
   auto c = pool_->Acquire();
-  ASSIGN_OR_RETURN(auto r, c->Exec(absl::StrCat("SELECT ", internal::KeyColumns(), " FROM api_keys WHERE key_hash=$1"),
+  ASSIGN_OR_RETURN(auto r, c->Exec(absl::StrCat("SELECT ", internal::KeyColumns(),
+                                                " FROM api_keys WHERE key_hash=$1 AND revoked_at IS NULL"),
                                    PgParams().Text(key_hash)));
   if (r.Rows() == 0) return std::nullopt;
   return internal::RowToKey(r, 0);
@@ -188,14 +230,32 @@ absl::Status IdempotencyConflict(const NewJob& nj, const Job& prior) {
 
 std::string IdemKey(const std::string& key_id, const std::string& idem) { return absl::StrCat(key_id, "\n", idem); }
 
+// The error JobStore marks a submission over its key's queue quota with
+// (IsQueueQuotaError; the payload key is job_store.cc's).
+absl::Status QueueQuotaError(const std::string& message) {
+  absl::Status s = absl::ResourceExhaustedError(message);
+  s.SetPayload("imagen.jobs/queue-quota", absl::Cord("1"));
+  return s;
+}
+
 }  // namespace
 
 // One transaction: inline inputs, the input-ref share locks (see
 // SweepFinished), earlier twins of idempotency keys, the fair-queuing clock
 // of each key (one upsert per key), one multi-row INSERT, one NOTIFY.
-absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(const std::vector<NewJob>& jobs) {
-  std::vector<absl::StatusOr<CreateResult>> out(jobs.size(), absl::UnknownError("not submitted"));
-  if (jobs.empty()) return out;
+absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(const std::vector<NewJob>& given) {
+  std::vector<absl::StatusOr<CreateResult>> out(given.size(), absl::UnknownError("not submitted"));
+  if (given.empty()) return out;
+  // Only valid UTF-8 is stored (PostgreSQL would refuse the whole group);
+  // the request hash was taken over the texts as sent, as in JobStore.
+  std::vector<NewJob> jobs = given;
+  for (NewJob& nj : jobs) {
+    nj.params_json = ToValidUtf8(nj.params_json);
+    nj.webhook_url = ToValidUtf8(nj.webhook_url);
+    nj.idempotency_key = ToValidUtf8(nj.idempotency_key);
+    nj.operation = ToValidUtf8(nj.operation);
+    nj.input_type = ToValidUtf8(nj.input_type);
+  }
   const int64_t now = NowUs();
   auto c = pool_->Acquire();
   PgTx tx(c.get());
@@ -271,33 +331,59 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
 
   // Fair queuing: each key's jobs get consecutive virtual times from
   // max(the key's clock, the smallest queued virtual time), weight-scaled.
-  // Keys are locked in sorted order, so concurrent groups cannot deadlock.
-  std::map<std::string, int> per_key;  // key -> jobs it inserts
-  for (int i : inserting) per_key[jobs[i].key_id]++;
-  absl::flat_hash_map<std::string, std::pair<int64_t, int64_t>> key_vt;  // key -> {start, step}
-  for (const auto& [key_id, n] : per_key) {
+  // The upsert also locks the key's row (in sorted key order, so concurrent
+  // groups cannot deadlock), which makes its queue quota count exact.
+  std::map<std::string, std::vector<int>> per_key;  // key -> members it inserts
+  for (int i : inserting) per_key[jobs[i].key_id].push_back(i);
+  struct KeyPlan {
+    int64_t next_vt = 0;
+    int64_t step = kVtQuantum;
+    int max_priority = 0;
+  };
+  absl::flat_hash_map<std::string, KeyPlan> plan;
+  std::vector<int> admitted;
+  for (const auto& [key_id, members] : per_key) {
     ASSIGN_OR_RETURN(
         auto r,
-        c->Exec(
-            "WITH b AS (SELECT coalesce((SELECT vt FROM jobs WHERE state='queued' AND NOT blocked ORDER BY vt LIMIT 1),"
-            "                           (SELECT max(last_vt) FROM key_sched), 0) AS base),"
-            " w AS (SELECT coalesce((SELECT weight FROM api_keys WHERE id=$1), 1) AS weight) "
-            "INSERT INTO key_sched AS k (key_id, weight, last_vt) "
-            "SELECT $1, w.weight, b.base + $2::bigint * ($3::bigint / w.weight) FROM b, w "
-            "ON CONFLICT (key_id) DO UPDATE SET last_vt = greatest(k.last_vt, excluded.last_vt - $2::bigint * "
-            "($3::bigint / excluded.weight)) + $2::bigint * ($3::bigint / k.weight) "
-            "RETURNING k.last_vt, $3::bigint / k.weight",
-            PgParams().Text(key_id).Int(n).Int(kVtQuantum)));
-    int64_t step = r.Int(0, 1);
-    key_vt[key_id] = {r.Int(0, 0) - n * step, step};
+        c->Exec("WITH b AS (SELECT coalesce((SELECT vt FROM jobs WHERE state='queued' AND NOT blocked ORDER BY vt "
+                "LIMIT 1), (SELECT max(last_vt) FROM key_sched), 0) AS base),"
+                " w AS (SELECT coalesce((SELECT weight FROM api_keys WHERE id=$1), 1) AS weight) "
+                "INSERT INTO key_sched AS k (key_id, weight, last_vt) SELECT $1, w.weight, b.base FROM b, w "
+                "ON CONFLICT (key_id) DO UPDATE SET last_vt = greatest(k.last_vt, excluded.last_vt) "
+                "RETURNING k.last_vt, $2::bigint / k.weight, "
+                "coalesce((SELECT max_priority FROM api_keys WHERE id=$1), 0), "
+                "coalesce((SELECT max_queued FROM api_keys WHERE id=$1), 0)",
+                PgParams().Text(key_id).Int(kVtQuantum)));
+    KeyPlan& kp = plan[key_id];
+    kp.next_vt = r.Int(0, 0);
+    kp.step = std::max<int64_t>(1, r.Int(0, 1));
+    kp.max_priority = static_cast<int>(r.Int(0, 2));
+    int64_t limit = r.Int(0, 3) > 0 ? r.Int(0, 3) : queue_policy_.max_queued_per_key;
+    int64_t queued = 0;
+    if (limit > 0) {
+      ASSIGN_OR_RETURN(auto n, c->Exec("SELECT count(*) FROM jobs WHERE key_id=$1 AND state IN ('queued','scheduled')",
+                                       PgParams().Text(key_id)));
+      queued = n.Int(0, 0);
+    }
+    for (int i : members) {
+      if (limit > 0 && queued >= limit) {
+        out[i] = QueueQuotaError(absl::StrCat("this API key has ", queued,
+                                              " queued jobs, its quota (jobs.max_queued_per_key); retry later"));
+        continue;
+      }
+      ++queued;
+      admitted.push_back(i);
+    }
   }
+  std::sort(admitted.begin(), admitted.end());
+  inserting = std::move(admitted);
 
-  // One INSERT and one NOTIFY for the group.
-  std::vector<std::string> ids, keys, ops, params, input_refs, input_types, priorities, vts, max_attempts, deadlines,
-      webhooks, idems, hashes;
+  // One INSERT (moving each key's clock on) and one NOTIFY for the group.
+  std::vector<std::string> ids, keys, ops, params, input_refs, input_types, priorities, boosts, vts, max_attempts,
+      deadlines, webhooks, idems, hashes;
   for (int i : inserting) {
     const NewJob& nj = jobs[i];
-    auto& [next_vt, step] = key_vt[nj.key_id];
+    KeyPlan& kp = plan[nj.key_id];
     ids.push_back(RandomHexId("job_", 12));
     keys.push_back(nj.key_id);
     ops.push_back(nj.operation);
@@ -305,51 +391,61 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
     input_refs.push_back(nj.input_ref);
     input_types.push_back(nj.input_type);
     priorities.push_back(absl::StrCat(nj.priority));
-    vts.push_back(absl::StrCat(next_vt));
-    next_vt += step;
+    boosts.push_back(absl::StrCat(std::clamp(nj.priority, 0, std::max(0, kp.max_priority))));
+    vts.push_back(absl::StrCat(kp.next_vt));
+    kp.next_vt += kp.step;
     max_attempts.push_back(absl::StrCat(std::max(1, nj.max_attempts)));
     deadlines.push_back(nj.deadline ? absl::StrCat(absl::ToUnixMicros(*nj.deadline)) : "");
     webhooks.push_back(nj.webhook_url);
     idems.push_back(nj.idempotency_key);
     hashes.push_back(nj.request_hash);
   }
+  std::vector<std::string> clock_keys, clock_vts;
+  for (const auto& [key_id, kp] : plan) {
+    clock_keys.push_back(key_id);
+    clock_vts.push_back(absl::StrCat(kp.next_vt));
+  }
   absl::flat_hash_map<std::string, Job> inserted;  // by id
   if (!inserting.empty()) {
     ASSIGN_OR_RETURN(
         auto r,
-        c->Exec(absl::StrCat(
-                    "WITH ins AS (INSERT INTO "
-                    "jobs(id,key_id,operation,params,input_ref,input_type,state,priority,vt,max_attempts,"
-                    "created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
-                    "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.vt,t.maxa,('epoch'::timestamptz + "
-                    "$14::int8 * interval '1 us'),"
-                    "('epoch'::timestamptz + $14::int8 * interval '1 us'),('epoch'::timestamptz + $14::int8 * interval "
-                    "'1 us'),('epoch'::timestamptz + t.deadline * interval '1 us'),t.hook,t.idem,t.hash "
-                    "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
-                    "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[]) "
-                    "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash) "
-                    "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
-                    "RETURNING *) "
-                    // One notification per transaction however many rows:
-                    // PostgreSQL folds identical ones.
-                    "SELECT ",
-                    JobColumns(), ", pg_notify($15, '') FROM ins"),
-                PgParams()
-                    .TextArray(ids)
-                    .TextArray(keys)
-                    .TextArray(ops)
-                    .TextArray(params)
-                    .TextArray(input_refs)
-                    .TextArray(input_types)
-                    .TextArray(priorities)
-                    .TextArray(vts)
-                    .TextArray(max_attempts)
-                    .TextArray(deadlines, true)
-                    .TextArray(webhooks, true)
-                    .TextArray(idems, true)
-                    .TextArray(hashes, true)
-                    .Int(now)
-                    .Text(kWorkChannel)));
+        c->Exec(
+            absl::StrCat(
+                "WITH clk AS (UPDATE key_sched SET last_vt = v.vt FROM unnest($16::text[], $17::bigint[]) "
+                "AS v(k, vt) WHERE key_sched.key_id = v.k), "
+                "ins AS (INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,boost,vt,"
+                "max_attempts,created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
+                "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.boost,t.vt,t.maxa,n.now,n.now,n.now,"
+                "('epoch'::timestamptz + t.deadline * interval '1 us'),t.hook,t.idem,t.hash "
+                "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
+                "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[],$18::int[]) "
+                "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash,boost), "
+                "(SELECT 'epoch'::timestamptz + $14::int8 * interval '1 us' AS now) n "
+                "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+                "RETURNING *) "
+                // One notification per transaction however many rows:
+                // PostgreSQL folds identical ones.
+                "SELECT ",
+                JobColumns(), ", pg_notify($15, '') FROM ins"),
+            PgParams()
+                .TextArray(ids)
+                .TextArray(keys)
+                .TextArray(ops)
+                .TextArray(params)
+                .TextArray(input_refs)
+                .TextArray(input_types)
+                .TextArray(priorities)
+                .TextArray(vts)
+                .TextArray(max_attempts)
+                .TextArray(deadlines, true)
+                .TextArray(webhooks, true)
+                .TextArray(idems, true)
+                .TextArray(hashes, true)
+                .Int(now)
+                .Text(kWorkChannel)
+                .TextArray(clock_keys)
+                .TextArray(clock_vts)
+                .TextArray(boosts)));
     for (int i = 0; i < r.Rows(); ++i) {
       Job j = RowToJob(r, i);
       std::string id = j.id;

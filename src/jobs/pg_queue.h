@@ -7,7 +7,9 @@
 //    time per key (start-time fair queuing by key weight), so a key that
 //    queues thousands of jobs does not delay another key's first job.
 //  - Lease is one `FOR UPDATE SKIP LOCKED` statement on the partial index of
-//    runnable jobs (priority first, then virtual time); it and Heartbeat
+//    runnable jobs; whose turn it is comes from the boost (a key's priority
+//    up to its max_priority) and then the virtual time, and within that key
+//    its own highest priority goes first. Lease and Heartbeat
 //    commit asynchronously (a database crash may undo them: the job then
 //    simply runs again). Every other change commits durably.
 //  - Leases of dead processes are requeued by the reaper (Upkeep), which
@@ -62,12 +64,18 @@ class PgQueue {
   // Called after a commit that changed a job, in this process only (other
   // processes learn from NOTIFY). Must be set before the queue is shared.
   void SetListener(JobListener listener) { listener_ = std::move(listener); }
+  // Queued jobs per key (ApiKey::max_queued overrides); set before sharing.
+  void SetQueuePolicy(QueuePolicy policy) { queue_policy_ = policy; }
   Clock* clock() const { return clock_; }
   absl::Status Ping();
 
   // --- API keys ---
   absl::Status InsertKey(const ApiKey& key);
+  // Unknown and revoked keys: nullopt.
   absl::StatusOr<std::optional<ApiKey>> FindKeyByHash(const std::string& key_hash);
+  // As JobStore::RevokeKey: by id or a unique prefix of at least 4
+  // characters; the admin key is refused; idempotent.
+  absl::StatusOr<ApiKey> RevokeKey(const std::string& id_or_prefix);
   absl::StatusOr<std::optional<ApiKey>> FindKey(const std::string& id);
   absl::StatusOr<std::vector<ApiKey>> ListKeys();
   // Fair-share weight (1..1024, default 1): a key of weight 2 gets twice the
@@ -87,9 +95,10 @@ class PgQueue {
   absl::StatusOr<int64_t> QueueDepth();
   absl::StatusOr<bool> InputReferenced(const std::string& input_ref);
 
-  // Leases the next runnable job: highest priority first, then fair order
-  // between keys. Jobs whose deadline passed fail instead (and the next one
-  // is tried). nullopt when nothing is runnable. Not synced.
+  // Leases the next runnable job: boosted jobs first (ApiKey::max_priority),
+  // then fair order between keys (weighted start-time fair queuing), and
+  // within the key whose turn it is, its highest priority, oldest job. Jobs whose deadline passed fail instead (and the
+  // next one is tried). nullopt when nothing is runnable. Not synced.
   absl::StatusOr<std::optional<Job>> Lease(const std::string& owner, absl::Duration lease);
   // Extends one job's lease and records progress; FailedPrecondition when the
   // lease is no longer `owner`'s. Not synced.
@@ -159,6 +168,7 @@ class PgQueue {
   std::string uri_;
   Clock* clock_;
   JobListener listener_;
+  QueuePolicy queue_policy_;
   // The upkeep lock is a session advisory lock on a connection of its own:
   // it is released when this process (or its session) dies.
   absl::StatusOr<bool> AcquireLeader();

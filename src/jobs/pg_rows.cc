@@ -104,7 +104,8 @@ Job RowToJob(const PgResult& r, int row) {
 }
 
 std::string KeyColumns() {
-  return "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,(extract(epoch FROM created_at)*1000000)::int8";
+  return "id,name,key_hash,webhook_secret,rate,max_concurrent,admin,(extract(epoch FROM created_at)*1000000)::int8,"
+         "max_priority,max_queued,(extract(epoch FROM revoked_at)*1000000)::int8";
 }
 
 ApiKey RowToKey(const PgResult& r, int row) {
@@ -117,6 +118,9 @@ ApiKey RowToKey(const PgResult& r, int row) {
   k.max_concurrent = static_cast<int>(r.Int(row, 5));
   k.admin = r.Bool(row, 6);
   k.created_at = FromUs(r.Int(row, 7));
+  k.max_priority = static_cast<int>(r.Int(row, 8));
+  k.max_queued = r.Int(row, 9);
+  k.revoked_at = OptTime(r, row, 10);
   return k;
 }
 

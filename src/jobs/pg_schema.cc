@@ -8,10 +8,13 @@ namespace imagen::jobs::pg {
 namespace {
 
 // Every column of the SQLite store's jobs table exists here with the same
-// name; times are timestamptz (imagen_ts/imagen_us convert from/to Unix
-// microseconds, the unit of the C++ side). Additions: vt (fair-queuing
-// order), blocked (reserved for per-key caps), state 'scheduled' (a queued
-// job whose run_after is in the future; the API shows it as queued).
+// name (SQLite schema v3: boost, and the keys' max_priority, max_queued,
+// revoked_at included); times are timestamptz (imagen_ts/imagen_us convert
+// from/to Unix microseconds, the unit of the C++ side, for people at psql;
+// the hot statements inline the same expressions). Additions: vt
+// (fair-queuing order), blocked (reserved for per-key caps), api_keys.weight
+// and key_sched (fair share), state 'scheduled' (a queued job whose
+// run_after is in the future; the API shows it as queued), workers.
 const char* const kMigrations[] = {
     // v1
     R"sql(
@@ -28,8 +31,11 @@ CREATE TABLE api_keys(
   rate double precision NOT NULL DEFAULT 0,
   max_concurrent int NOT NULL DEFAULT 0,
   admin boolean NOT NULL DEFAULT false,
-  weight int NOT NULL DEFAULT 1 CHECK (weight > 0),
-  created_at timestamptz NOT NULL DEFAULT now());
+  created_at timestamptz NOT NULL DEFAULT now(),
+  max_priority int NOT NULL DEFAULT 0,
+  max_queued bigint NOT NULL DEFAULT 0,
+  revoked_at timestamptz,
+  weight int NOT NULL DEFAULT 1 CHECK (weight > 0));
 
 -- One row per key that ever submitted: its fair-queuing clock. The only row
 -- a submit of that key locks; lease and finish never touch it.
@@ -51,6 +57,7 @@ CREATE TABLE jobs(
   state text NOT NULL DEFAULT 'queued'
     CHECK (state IN ('scheduled','queued','running','succeeded','failed','canceled','dead')),
   priority int NOT NULL DEFAULT 0,
+  boost int NOT NULL DEFAULT 0,
   vt bigint NOT NULL DEFAULT 0,
   blocked boolean NOT NULL DEFAULT false,
   attempts int NOT NULL DEFAULT 0,
@@ -76,8 +83,11 @@ CREATE UNIQUE INDEX jobs_seq ON jobs(seq);
 CREATE UNIQUE INDEX jobs_idempotency ON jobs(key_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 -- GET /jobs of a key, optionally by state, newest first (seq = creation order).
 CREATE INDEX jobs_by_key ON jobs(key_id, state, seq DESC);
--- The lease index: only runnable rows, in lease order.
-CREATE INDEX jobs_runnable ON jobs(priority DESC, vt, seq) WHERE state = 'queued' AND NOT blocked;
+-- The lease indexes, runnable rows only: whose turn it is (boost across keys,
+-- then fair-queuing order), and that key's own next job (its priority first).
+CREATE INDEX jobs_runnable ON jobs(boost DESC, vt, seq) WHERE state = 'queued' AND NOT blocked;
+CREATE INDEX jobs_key_runnable ON jobs(key_id, boost DESC, priority DESC, vt, seq)
+  WHERE state = 'queued' AND NOT blocked;
 -- The smallest queued virtual time, read by every submit.
 CREATE INDEX jobs_vt ON jobs(vt) WHERE state = 'queued' AND NOT blocked;
 CREATE INDEX jobs_scheduled ON jobs(run_after) WHERE state = 'scheduled';
@@ -86,7 +96,7 @@ CREATE INDEX jobs_finished ON jobs(finished_at) WHERE state IN ('succeeded','fai
 CREATE INDEX jobs_input ON jobs(input_ref);
 ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
   autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000,
-  autovacuum_vacuum_cost_delay = 0);
+  autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 5000);
 
 -- Small inputs stored with their job row (NewJob::inline_input).
 CREATE TABLE inline_inputs(

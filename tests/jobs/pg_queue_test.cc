@@ -612,9 +612,29 @@ TEST_F(PgQueueTest, FairnessSmallKeyIsNotStuckBehindABigBacklog) {
   EXPECT_EQ(small_started, 10) << "the small key's last job started at lease " << last_small;
   EXPECT_LT(last_small, 25);
 
-  // Priority still comes first, whatever the key.
-  ASSERT_TRUE(q_->Create(MakeJob("key_big", 5)).ok());
-  EXPECT_EQ(MustLease().priority, 5);
+  // A key's priority orders its own jobs only: key_small's priority-9 job
+  // waits for its key's turn, then goes before that key's older jobs.
+  ASSERT_TRUE(q_->CreateBatch(std::vector<NewJob>(3, MakeJob("key_small"))).ok());
+  ASSERT_TRUE(q_->Create(MakeJob("key_small", 9)).ok());
+  std::vector<std::string> order;
+  for (int n = 0; n < 4; ++n) {
+    Job l = MustLease();
+    order.push_back(absl::StrCat(l.key_id, ":", l.priority));
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"key_big:0", "key_small:9", "key_big:0", "key_small:0"}));
+  // A key allowed to go first (max_priority) does, up to its ceiling.
+  ApiKey vip;
+  vip.id = "key_vip";
+  vip.name = "vip";
+  vip.key_hash = "hash_vip";
+  vip.webhook_secret = "s";
+  vip.max_priority = 3;
+  ASSERT_TRUE(q_->InsertKey(vip).ok());
+  ASSERT_TRUE(q_->Create(MakeJob("key_vip", 2)).ok());
+  ASSERT_TRUE(q_->Create(MakeJob("key_vip", 50)).ok());  // boost 3, its ceiling
+  EXPECT_EQ(MustLease().priority, 50);
+  EXPECT_EQ(MustLease().priority, 2);
+  EXPECT_EQ(MustLease().key_id, "key_big");
 
   // Weight 3: three leases per lease of a weight-1 key while both have work.
   auto db = server->NewDatabase();
@@ -667,6 +687,46 @@ TEST_F(PgQueueTest, SweepRemovesFinishedJobsAndUnreferencedInputs) {
   EXPECT_EQ(swept->input_refs, std::vector<std::string>{"sha_shared"});
   EXPECT_FALSE(q_->GetInlineInput("sha_shared")->has_value());
   EXPECT_FALSE(*q_->InputReferenced("sha_shared"));
+}
+
+TEST_F(PgQueueTest, KeysQuotaRevocationAndUtf8) {
+  ApiKey k;
+  k.id = "key_quota";
+  k.name = "q";
+  k.key_hash = "hash_quota";
+  k.webhook_secret = "s";
+  k.max_queued = 3;
+  ASSERT_TRUE(q_->InsertKey(k).ok());
+  auto r = q_->CreateBatch(std::vector<NewJob>(5, MakeJob("key_quota")));
+  ASSERT_TRUE(r.ok()) << r.status();
+  int created = 0;
+  for (const auto& m : *r) {
+    if (m.ok()) {
+      ++created;
+    } else {
+      EXPECT_TRUE(IsQueueQuotaError(m.status())) << m.status();
+    }
+  }
+  EXPECT_EQ(created, 3);
+  q_->SetQueuePolicy(QueuePolicy{.max_queued_per_key = 1});  // keys without their own quota
+  EXPECT_TRUE(q_->Create(MakeJob("key_a")).ok());
+  EXPECT_TRUE(IsQueueQuotaError(q_->Create(MakeJob("key_a")).status()));
+
+  EXPECT_TRUE(q_->FindKeyByHash("hash_quota")->has_value());
+  auto revoked = q_->RevokeKey("key_q");  // a unique prefix
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_TRUE(revoked->revoked_at.has_value());
+  EXPECT_FALSE(q_->FindKeyByHash("hash_quota")->has_value());
+  EXPECT_TRUE((*q_->FindKey("key_quota"))->revoked_at.has_value());
+  EXPECT_TRUE(absl::IsNotFound(q_->RevokeKey("key_nope").status()));
+  EXPECT_EQ((*q_->FindKey("key_quota"))->max_queued, 3);
+
+  q_->SetQueuePolicy(QueuePolicy{});
+  NewJob bad = MakeJob();
+  bad.params_json = std::string("{\"t\":\"\xff\xfe\"}");
+  auto stored = q_->Create(bad);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->job.params_json, "{\"t\":\"\xEF\xBF\xBD\xEF\xBF\xBD\"}");
 }
 
 // Durability: what a method returned as committed survives a crash of the
