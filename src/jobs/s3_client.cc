@@ -42,6 +42,16 @@ absl::StatusOr<std::unique_ptr<S3Client>> S3Client::Create(S3Config config, std:
   return std::unique_ptr<S3Client>(new S3Client(std::move(config), std::move(transport), clock));
 }
 
+absl::StatusOr<std::unique_ptr<S3Client>> S3Client::FromUri(std::string_view uri,
+                                                            const std::function<const char*(const char*)>& getenv) {
+  auto config = ParseS3Uri(uri);
+  if (!config.ok()) return config.status();
+  auto credentials = AwsCredentialsFromEnv(getenv);
+  if (!credentials.ok()) return credentials.status();
+  config->credentials = *std::move(credentials);
+  return Create(*std::move(config));
+}
+
 S3Client::S3Client(S3Config config, std::unique_ptr<S3Transport> transport, Clock* clock)
     : config_(std::move(config)), transport_(std::move(transport)), clock_(clock), rng_(std::random_device{}()) {}
 

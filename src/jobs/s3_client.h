@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -64,6 +65,11 @@ class S3Client {
   static absl::StatusOr<std::unique_ptr<S3Client>> Create(S3Config config,
                                                           std::unique_ptr<S3Transport> transport = nullptr,
                                                           Clock* clock = nullptr);
+
+  // `blobs.store` in one call: ParseS3Uri, credentials from the AWS_*
+  // variables (through `getenv`, std::getenv by default), Create.
+  static absl::StatusOr<std::unique_ptr<S3Client>> FromUri(
+      std::string_view uri, const std::function<const char*(const char*)>& getenv = nullptr);
 
   const S3Config& config() const { return config_; }
 

@@ -391,6 +391,19 @@ TEST_F(S3ClientTest, PresignedUrl) {
   EXPECT_TRUE(fake_->seen.empty());
 }
 
+TEST(S3ClientCreateTest, FromUriTakesCredentialsFromTheEnvironment) {
+  auto none = [](const char*) -> const char* { return nullptr; };
+  absl::Status s = S3Client::FromUri("s3://bucket?endpoint=http://127.0.0.1:9&path_style=true", none).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(s.message(), "AWS_ACCESS_KEY_ID is not set")) << s;
+  auto keys = [](const char* name) -> const char* { return std::string(name) == "AWS_SESSION_TOKEN" ? nullptr : "x"; };
+  auto client = S3Client::FromUri("s3://bucket/p?endpoint=http://127.0.0.1:9&path_style=true", keys);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->config().prefix, "p/");
+  EXPECT_EQ((*client)->config().credentials.access_key_id, "x");
+  EXPECT_EQ(S3Client::FromUri("s3://Bad", keys).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(S3ClientCreateTest, NeedsCredentialsAndALoadableCaFile) {
   S3Config c = *ParseS3Uri("s3://bucket");
   EXPECT_EQ(S3Client::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
