@@ -128,8 +128,9 @@ absl::StatusOr<S3HttpResponse> S3Client::Execute(const Call& call) {
     clock_->SleepFor(delay);
   }
   if (IsS3Retryable(last) && config_.max_attempts > 1) {
-    return absl::Status(last.code(),
-                        absl::StrCat(last.message(), " [gave up after ", config_.max_attempts, " attempts]"));
+    absl::Status out(last.code(), absl::StrCat(last.message(), " [gave up after ", config_.max_attempts, " attempts]"));
+    last.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+    return out;
   }
   return last;
 }
@@ -138,8 +139,10 @@ absl::Status S3Client::CheckBucket() {
   Call call{.operation = "HeadBucket", .method = "HEAD", .head = true};
   auto r = Execute(call);
   if (absl::IsNotFound(r.status())) {
-    return absl::NotFoundError(
-        absl::StrCat("s3: bucket '", config_.bucket, "' does not exist at ", EndpointUrl(config_)));
+    absl::Status missing =
+        absl::NotFoundError(absl::StrCat("s3: bucket '", config_.bucket, "' does not exist at ", EndpointUrl(config_)));
+    SetS3ErrorCode(&missing, "NoSuchBucket");
+    return missing;
   }
   return r.status();
 }

@@ -1,6 +1,8 @@
 #include "jobs/s3_errors.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "common/string_view.h"
 #include "jobs/s3_xml.h"
 
 namespace imagen::jobs {
@@ -11,9 +13,9 @@ std::string Object(const S3ErrorContext& c) {
   return absl::StrCat("object '", c.key, "' in bucket '", c.bucket, "'");
 }
 
-}  // namespace
+constexpr char kS3CodePayload[] = "type.imagen/s3.error_code";
 
-absl::Status S3ErrorToStatus(int http_status, std::string_view body, const S3ErrorContext& c) {
+absl::Status Classify(int http_status, std::string_view body, const S3ErrorContext& c) {
   std::string code = XmlText(body, "Code").value_or("");
   std::string message = XmlText(body, "Message").value_or("");
   std::string request_id = XmlText(body, "RequestId").value_or("");
@@ -80,6 +82,24 @@ absl::Status S3ErrorToStatus(int http_status, std::string_view body, const S3Err
     default:
       return absl::UnknownError(absl::StrCat(what, ": unexpected answer", detail));
   }
+}
+
+}  // namespace
+
+absl::Status S3ErrorToStatus(int http_status, std::string_view body, const S3ErrorContext& c) {
+  absl::Status status = Classify(http_status, body, c);
+  std::string code = XmlText(body, "Code").value_or("");
+  if (!code.empty()) SetS3ErrorCode(&status, code);
+  return status;
+}
+
+void SetS3ErrorCode(absl::Status* status, std::string_view code) {
+  if (!status->ok()) status->SetPayload(kS3CodePayload, absl::Cord(ToAbsl(code)));
+}
+
+std::string S3ErrorCode(const absl::Status& status) {
+  auto payload = status.GetPayload(kS3CodePayload);
+  return payload.has_value() ? std::string(*payload) : std::string();
 }
 
 bool IsS3Retryable(const absl::Status& status) {

@@ -33,6 +33,15 @@ struct S3ErrorContext {
 //   FailedPrecondition, 416 OutOfRange, ...).
 absl::Status S3ErrorToStatus(int http_status, std::string_view body, const S3ErrorContext& context);
 
+// S3's own error code ("NoSuchBucket", "SlowDown", ...) travels with the
+// status as a payload, for callers that must tell apart what one status code
+// merges: a missing bucket (the store is misconfigured or gone, worth a
+// job retry) from a missing key (NotFound too). "" when there is none.
+std::string S3ErrorCode(const absl::Status& status);
+inline bool IsS3NoSuchBucket(const absl::Status& status) { return S3ErrorCode(status) == "NoSuchBucket"; }
+// Attaches `code` (what S3ErrorToStatus does for answers with an error body).
+void SetS3ErrorCode(absl::Status* status, std::string_view code);
+
 // Whether a failed attempt is worth repeating: Unavailable (5xx, SlowDown,
 // connection failures) and DeadlineExceeded (timeouts).
 bool IsS3Retryable(const absl::Status& status);

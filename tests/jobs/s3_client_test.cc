@@ -125,7 +125,11 @@ TEST(S3ErrorsTest, OneTableForEveryCode) {
     absl::Status s = S3ErrorToStatus(c.http, ErrorXml(c.code), ctx);
     EXPECT_EQ(s.code(), c.want) << c.code << ": " << s;
     EXPECT_TRUE(absl::StrContains(s.message(), c.mentions)) << c.code << ": " << s;
+    EXPECT_EQ(S3ErrorCode(s), c.code);
   }
+  EXPECT_TRUE(IsS3NoSuchBucket(S3ErrorToStatus(404, ErrorXml("NoSuchBucket"), ctx)));
+  EXPECT_FALSE(IsS3NoSuchBucket(S3ErrorToStatus(404, ErrorXml("NoSuchKey"), ctx)));
+  EXPECT_EQ(S3ErrorCode(S3ErrorToStatus(404, "", ctx)), "");
   // Body-less answers (HEAD) fall back to the HTTP status.
   EXPECT_EQ(S3ErrorToStatus(404, "", ctx).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(S3ErrorToStatus(403, "", ctx).code(), absl::StatusCode::kPermissionDenied);
@@ -283,6 +287,7 @@ TEST_F(S3ClientTest, GivesUpAfterBoundedAttempts) {
   absl::Status s = client->DeleteObject("k");
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(s.message(), "gave up after 3 attempts")) << s;
+  EXPECT_EQ(S3ErrorCode(s), "SlowDown");  // kept through the retry summary
   EXPECT_EQ(fake_->seen.size(), 3u);
 }
 
@@ -314,6 +319,7 @@ TEST_F(S3ClientTest, HeadAndMissingBucket) {
   absl::Status s = client->CheckBucket();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(absl::StrContains(s.message(), "bucket 'imagen' does not exist")) << s;
+  EXPECT_TRUE(IsS3NoSuchBucket(s));
   EXPECT_EQ(fake_->seen[1].request.target, "/imagen");
 }
 

@@ -274,11 +274,14 @@ TEST_F(S3RgwTest, MissingBucketIsNotFoundNamingTheBucket) {
   absl::Status get = client->GetObject("k").status();
   EXPECT_EQ(get.code(), absl::StatusCode::kNotFound) << get;
   EXPECT_TRUE(absl::StrContains(get.message(), "bucket 'imagen-no-such-bucket' does not exist")) << get;
+  EXPECT_TRUE(IsS3NoSuchBucket(get)) << get;
+  EXPECT_FALSE(IsS3NoSuchBucket(Client(Config())->GetObject("no-such-key").status()));
   absl::Status put = client->PutObject("k", "x");
   EXPECT_EQ(put.code(), absl::StatusCode::kNotFound) << put;
   absl::Status check = client->CheckBucket();
   EXPECT_EQ(check.code(), absl::StatusCode::kNotFound) << check;
   EXPECT_TRUE(absl::StrContains(check.message(), "bucket 'imagen-no-such-bucket' does not exist")) << check;
+  EXPECT_TRUE(IsS3NoSuchBucket(check)) << check;
 }
 
 TEST_F(S3RgwTest, PresignedGetWorksAndFailsWhenExpiredOrTampered) {
