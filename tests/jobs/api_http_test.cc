@@ -1,6 +1,8 @@
 // Integration: the REST API over real HTTP on 127.0.0.1 with the SQLite
 // store, blob folder and a worker pool: submission, status, result, cancel,
 // listing, SSE, idempotency, auth, limits and every kind of bad input.
+#include <sqlite3.h>
+
 #include <atomic>
 #include <filesystem>
 
@@ -365,6 +367,18 @@ TEST_F(ApiHttpTest, Issue15StoredNonUtf8TextNeverBreaksJobAnswers) {
   auto leased = store_->Lease("test-worker", absl::Minutes(1));
   ASSERT_TRUE(leased.ok() && leased->has_value());
   ASSERT_TRUE(store_->Fail(id, "test-worker", JobState::kDead, "internal", "boom \xff\xfe\x80 end").ok());
+  // The store may clean text itself: write the raw bytes behind its back.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "jobs.db").string().c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  const std::string sql =
+      "UPDATE jobs SET error_message = CAST(X'626f6f6d20fffe8020656e64' AS TEXT), "
+      "params = CAST(X'7b226c6576656c223a22fffe227d' AS TEXT), result_type = CAST(X'ff' AS TEXT) WHERE id = '" +
+      id + "'";
+  char* sql_error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &sql_error), SQLITE_OK) << sql_error;
+  sqlite3_free(sql_error);
+  sqlite3_close(db);
   const std::string target = "/api/v1/jobs/" + id;
   for (const auto& [name, reply] : std::vector<std::pair<std::string, testing::HttpReply>>{
            {"get", Get(alice_, target)},
