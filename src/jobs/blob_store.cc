@@ -151,7 +151,18 @@ absl::StatusOr<std::string> BlobStore::GetInput(const std::string& ref) {
 }
 
 absl::Status BlobStore::RemoveInput(const std::string& ref) {
-  return RemoveInputIfUnreferenced(ref, [] { return false; }).status();
+  std::function<absl::StatusOr<bool>(const std::string&)> check;
+  {
+    absl::MutexLock lock(&claims_mu_);
+    check = referenced_;
+  }
+  if (!check) return absl::OkStatus();  // cannot prove it unreferenced: keep it
+  return RemoveInputIfUnreferenced(ref, [&] { return check(ref); }).status();
+}
+
+void BlobStore::SetReferenceCheck(std::function<absl::StatusOr<bool>(const std::string& ref)> referenced) {
+  absl::MutexLock lock(&claims_mu_);
+  referenced_ = std::move(referenced);
 }
 
 InputClaim& InputClaim::operator=(InputClaim&& o) noexcept {

@@ -65,9 +65,14 @@ class BlobStore {
   // Not safe against a concurrent call for the same ref: use one writer.
   absl::Status PutInputs(const std::vector<std::pair<std::string, std::string_view>>& inputs);
   absl::StatusOr<std::string> GetInput(const std::string& ref);
-  // Removes an input file unless a submission claims it. Prefer
-  // RemoveInputIfUnreferenced, which also asks the job store.
+  // Removes an input file unless a submission claims it or the reference
+  // check (SetReferenceCheck) says a committed row names it; without a check
+  // the file is kept (never lose an accepted input). Prefer
+  // RemoveInputIfUnreferenced.
   absl::Status RemoveInput(const std::string& ref);
+  // What RemoveInput asks before it removes (the SubmitCommitter registers
+  // JobStore::InputReferenced for the store it commits to). Empty: unset.
+  void SetReferenceCheck(std::function<absl::StatusOr<bool>(const std::string& ref)> referenced);
 
   // Claims `refs` for a submission (see the top). Blocks while a removal of
   // one of them is in progress, so a claim taken after that removal sees the
@@ -99,6 +104,7 @@ class BlobStore {
   Env* env_;
   std::string root_;
   absl::Mutex claims_mu_;
+  std::function<absl::StatusOr<bool>(const std::string&)> referenced_ ABSL_GUARDED_BY(claims_mu_);
   std::map<std::string, int> claims_ ABSL_GUARDED_BY(claims_mu_);  // ref -> submissions holding it
 };
 

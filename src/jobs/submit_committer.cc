@@ -36,6 +36,9 @@ absl::StatusOr<std::string> ReadJobInput(JobStore* store, BlobStore* blobs, cons
 
 SubmitCommitter::SubmitCommitter(JobStore* store, BlobStore* blobs, SubmitCommitterOptions options)
     : store_(store), blobs_(blobs), options_(options) {
+  // BlobStore::RemoveInput (the sweep loop of a server that does not use
+  // jobs::Sweeper yet) then checks the rows of this store too.
+  blobs_->SetReferenceCheck([store](const std::string& ref) { return store->InputReferenced(ref); });
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -45,6 +48,7 @@ SubmitCommitter::~SubmitCommitter() {
     stopping_ = true;
   }
   thread_.join();
+  blobs_->SetReferenceCheck(nullptr);
 }
 
 void SubmitCommitter::Submit(NewJob job, std::string_view input, SubmitCallback done) {

@@ -108,6 +108,31 @@ TEST_F(SweeperTest, SweeperLosesAcceptedInputs_SubmissionInFlightDuringSweep) {
   ASSERT_TRUE(input.ok()) << "a 202 lost its input: " << input.status();
 }
 
+// The same race through the sweep loop `imagen serve` ran before
+// jobs::Sweeper (SweepFinished, then BlobStore::RemoveInput for each input):
+// RemoveInput asks the committer's store too, so the file stays.
+TEST_F(SweeperTest, SweeperLosesAcceptedInputs_PlainRemoveInputChecksTheRows) {
+  FinishedJob(big_);
+  clock_.Advance(absl::Hours(25));
+  auto swept = store_->SweepFinished(clock_.Now() - absl::Hours(24), 100);
+  ASSERT_TRUE(swept.ok());
+  ASSERT_EQ(swept->input_refs.size(), 1u);
+  auto second = committer_->SubmitAndWait(Job(), big_);  // between "found unreferenced" and "delete"
+  ASSERT_TRUE(second.ok());
+  for (const auto& ref : swept->input_refs) ASSERT_TRUE(blobs_->RemoveInput(ref).ok());
+  auto input = ReadJobInput(store_.get(), blobs_.get(), second->job.input_ref);
+  ASSERT_TRUE(input.ok()) << "a 202 lost its input: " << input.status();
+  // Once nothing names it, RemoveInput removes it.
+  auto l = store_->Lease("w", absl::Seconds(30));
+  ASSERT_TRUE(l.ok() && l->has_value());
+  ASSERT_TRUE(store_->Complete(second->job.id, "w", "", "image/png").ok());
+  clock_.Advance(absl::Hours(25));
+  swept = store_->SweepFinished(clock_.Now() - absl::Hours(24), 100);
+  ASSERT_TRUE(swept.ok());
+  for (const auto& ref : swept->input_refs) ASSERT_TRUE(blobs_->RemoveInput(ref).ok());
+  EXPECT_FALSE(fs::exists(blobs_->InputPath(second->job.input_ref)));
+}
+
 // Without a racing submission the last job's input file is removed.
 TEST_F(SweeperTest, RemovesTheInputOfTheLastSweptJob) {
   std::string ref = BlobStore::InputRef(big_);
