@@ -114,34 +114,6 @@ void Add(http::Router& r, http::Verb verb, std::string pattern, http::Handler fn
   r.Add(verb, std::move(pattern), Guarded(std::move(fn)));
 }
 
-// Routes for every path the KServe routes do not serve (up to
-// kMaxFallbackSegments segments, the common verbs), answering 404 or 405 in
-// the KServe shape {"error":"..."} instead of the router's REST shape.
-constexpr int kMaxFallbackSegments = 16;
-
-void AddKServeFallbacks(http::Router& r) {
-  auto known = std::make_shared<const http::Router>(r);
-  auto unrouted = [known](const Request& req, const RequestContext&) {
-    RequestContext scratch;
-    http::Status error = http::Status::not_found;
-    (void)known->Match(req, scratch, error);
-    std::string what = error == http::Status::not_found ? "no such path: " : "method not allowed on: ";
-    std::string_view target = req.target();
-    constexpr size_t kMaxEcho = 200;
-    std::string echo(target.substr(0, kMaxEcho));
-    if (target.size() > kMaxEcho) echo += "...";
-    return http::KServeErrorResponse(req, error, what + echo);
-  };
-  for (http::Verb verb : {http::Verb::get, http::Verb::post, http::Verb::put, http::Verb::delete_, http::Verb::patch,
-                          http::Verb::options}) {
-    std::string pattern;
-    for (int n = 0; n <= kMaxFallbackSegments; ++n) {
-      r.AddSync(verb, pattern.empty() ? "/" : pattern, unrouted);
-      pattern += "/{s" + std::to_string(n) + "}";
-    }
-  }
-}
-
 void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::string& base, uint64_t limit) {
   AddSync(r, http::Verb::get, base, [s](const Request& req, const RequestContext& ctx) {
     auto md = s->Metadata(Param(ctx, "m"), Param(ctx, "v"));
@@ -254,8 +226,25 @@ http::Router KServeHttpRouter(serving::InferenceServer* s, uint64_t body_limit) 
               return st.ok() ? Json(req, 200, "") : Error(req, st);
             });
   }
-  AddKServeFallbacks(r);
   return r;
+}
+
+void UseKServeErrors(http::ServerOptions& options, std::shared_ptr<const http::Router> router) {
+  options.error_response = [](const Request& head, http::Status status, std::string_view, std::string_view message) {
+    return http::KServeErrorResponse(head, status, message);
+  };
+  options.on_headers = [router = std::move(router)](const Request& head, RequestContext&,
+                                                    http::RequestLimits&) -> std::optional<Response> {
+    auto rejected = router->RejectUnrouted(head);
+    if (!rejected) return std::nullopt;
+    std::string_view target = head.target();
+    constexpr size_t kMaxEcho = 200;
+    std::string what =
+        rejected->result() == http::Status::method_not_allowed ? "method not allowed on: " : "no such path: ";
+    what += std::string(target.substr(0, kMaxEcho));
+    if (target.size() > kMaxEcho) what += "...";
+    return http::KServeErrorResponse(head, rejected->result(), what);
+  };
 }
 
 http::Router MetricsRouter(serving::InferenceServer* s) {

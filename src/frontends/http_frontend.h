@@ -7,14 +7,20 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "http/router.h"
+#include "http/server.h"
 #include "serving/server.h"
 
 namespace imagen::frontends {
 
 // `body_limit`: the largest (decompressed) request body accepted.
 http::Router KServeHttpRouter(serving::InferenceServer* server, uint64_t body_limit = 64ull << 20);
+// Makes a KServe port answer every error as {"error":"<message>"}: the
+// server's own (400, 413, 431, 503) and unknown routes / methods, which are
+// rejected from the request head (before the body is read) by `router`.
+void UseKServeErrors(http::ServerOptions& options, std::shared_ptr<const http::Router> router);
 http::Router MetricsRouter(serving::InferenceServer* server);
 
 }  // namespace imagen::frontends

@@ -111,6 +111,7 @@ TEST_F(RobustnessTest, KServeErrorBodiesAreStrings) {
                     "no such path");
   ExpectKServeError(HttpCall(servers_->http_port(), "DELETE", "/v2/health/live", ""), 405, "method not allowed");
   ExpectKServeError(Post("/v2/models/identity/infer", "{not json"), 400, "failed to parse the request JSON");
+  ExpectKServeError(Post("/v2/models/identity/infer", std::string(2 << 20, ' ')), 413, "");  // the server's own
   ExpectKServeError(Post("/v2/models/nope%FF/infer", R"({"inputs":[]})"), 404, "nope\xEF\xBF\xBD");
 }
 

@@ -42,12 +42,13 @@ HttpResult HttpCall(uint16_t port, const std::string& method, const std::string&
 
 namespace {
 
-std::unique_ptr<http::Server> Start(http::Router router, uint64_t body_limit) {
+std::unique_ptr<http::Server> Start(http::Router router, uint64_t body_limit, bool kserve) {
   auto shared = std::make_shared<http::Router>(std::move(router));
   http::ServerOptions o;
   o.host = "127.0.0.1";
   o.port = 0;
   o.body_limit = body_limit;
+  if (kserve) frontends::UseKServeErrors(o, shared);
   auto s = std::make_unique<http::Server>(
       o, [shared](http::Request& req, http::RequestContext& ctx, http::ResponseStream& stream) {
         return shared->Route(req, ctx, stream);
@@ -66,8 +67,8 @@ Servers::Servers(uint64_t body_limit, const std::function<void(serving::TestRepo
   o.control_mode = serving::ModelControlMode::kExplicit;
   o.startup_models = {"*"};
   server_ = serving::InferenceServer::Create(o).value();
-  http_ = Start(frontends::KServeHttpRouter(server_.get(), body_limit), body_limit);
-  metrics_ = Start(frontends::MetricsRouter(server_.get()), 1 << 20);
+  http_ = Start(frontends::KServeHttpRouter(server_.get(), body_limit), body_limit, /*kserve=*/true);
+  metrics_ = Start(frontends::MetricsRouter(server_.get()), 1 << 20, /*kserve=*/false);
   frontends::GrpcOptions g;
   g.port = 0;
   grpc_ = std::make_unique<frontends::GrpcFrontend>(server_.get(), g);
