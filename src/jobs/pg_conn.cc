@@ -255,6 +255,91 @@ absl::StatusOr<PgResult> PgConn::Exec(std::string_view sql, const PgParams& para
   return r;
 }
 
+absl::StatusOr<std::vector<PgResult>> PgConn::ExecPipeline(const std::vector<Statement>& statements) {
+  if (!InTransaction()) RETURN_IF_ERROR(EnsureConnected());
+  if (PQenterPipelineMode(conn_) != 1) {
+    return absl::InternalError(absl::StrCat("cannot enter pipeline mode: ", Trim(PQerrorMessage(conn_))));
+  }
+  // Per command sent: the statement index it belongs to, and whether it is
+  // the Parse of a statement not prepared before on this connection.
+  struct Sent {
+    size_t index;
+    bool prepare;
+    std::string name;
+  };
+  std::vector<Sent> sent;
+  absl::Status send_error;
+  for (size_t i = 0; i < statements.size() && send_error.ok(); ++i) {
+    const Statement& st = statements[i];
+    auto it = prepared_.find(st.sql);
+    std::string name;
+    if (it == prepared_.end()) {
+      name = absl::StrCat("imagen_s", prepared_.size() + 1);
+      if (PQsendPrepare(conn_, name.c_str(), st.sql.c_str(), st.params.size(), nullptr) != 1) {
+        send_error = StatusFromSqlState("", absl::StrCat("PostgreSQL: ", Trim(PQerrorMessage(conn_))));
+        break;
+      }
+      prepared_.emplace(st.sql, name);  // removed again below if the Parse fails
+      sent.push_back({i, true, name});
+    } else {
+      name = it->second;
+    }
+    int n = st.params.size();
+    std::vector<const char*> values(n);
+    std::vector<int> lengths(n);
+    for (int k = 0; k < n; ++k) {
+      values[k] = st.params.null_[k] ? nullptr : st.params.values_[k].data();
+      lengths[k] = static_cast<int>(st.params.values_[k].size());
+    }
+    if (PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), lengths.data(), st.params.binary_.data(), 0) != 1) {
+      send_error = StatusFromSqlState("", absl::StrCat("PostgreSQL: ", Trim(PQerrorMessage(conn_))));
+      break;
+    }
+    sent.push_back({i, false, name});
+  }
+  std::vector<PgResult> out(statements.size());
+  absl::Status first_error = send_error;
+  if (PQpipelineSync(conn_) != 1 && first_error.ok()) {
+    first_error = StatusFromSqlState("", absl::StrCat("PostgreSQL: ", Trim(PQerrorMessage(conn_))));
+  }
+  for (const Sent& s : sent) {
+    PgResult r(PQgetResult(conn_));
+    if (r.raw() == nullptr) {
+      if (first_error.ok()) first_error = StatusOfResult(nullptr, statements[s.index].sql);
+      break;
+    }
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // the NULL that ends the command
+    ExecStatusType st = PQresultStatus(r.raw());
+    if (st == PGRES_PIPELINE_ABORTED) {
+      if (s.prepare) prepared_.erase(statements[s.index].sql);
+      continue;
+    }
+    absl::Status status = StatusOfResult(r.raw(), statements[s.index].sql);
+    if (!status.ok()) {
+      if (s.prepare) prepared_.erase(statements[s.index].sql);
+      if (first_error.ok()) first_error = status;
+      continue;
+    }
+    if (!s.prepare) out[s.index] = std::move(r);
+  }
+  // The Sync's result, then back to normal mode.
+  for (int guard = 0; guard < 1000; ++guard) {
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) {
+      if (PQstatus(conn_) != CONNECTION_OK) break;
+      continue;
+    }
+    bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
+  if (PQexitPipelineMode(conn_) != 1 && first_error.ok()) {
+    first_error = absl::InternalError(absl::StrCat("cannot leave pipeline mode: ", Trim(PQerrorMessage(conn_))));
+  }
+  if (!first_error.ok()) return first_error;
+  return out;
+}
+
 absl::Status PgConn::ExecScript(std::string_view sql) {
   if (!InTransaction()) RETURN_IF_ERROR(EnsureConnected());
   std::string text(sql);

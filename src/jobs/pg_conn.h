@@ -103,6 +103,16 @@ class PgConn {
   // statement that loses the connection is never retried here (it may have
   // committed) and returns Unavailable.
   absl::StatusOr<PgResult> Exec(std::string_view sql, const PgParams& params = PgParams());
+  // Sends every statement in one round trip (libpq pipeline mode; each is
+  // prepared once per connection like Exec) and returns their results in
+  // order. On the first failure returns its status; the statements after it
+  // did not run. Use for statements that do not depend on each other's
+  // results, e.g. BEGIN + locks + lookups, or INSERT + COMMIT.
+  struct Statement {
+    std::string sql;
+    PgParams params;
+  };
+  absl::StatusOr<std::vector<PgResult>> ExecPipeline(const std::vector<Statement>& statements);
   // Runs `sql` (several statements allowed, no parameters) via the simple
   // query protocol.
   absl::Status ExecScript(std::string_view sql);
@@ -148,6 +158,10 @@ class PgTx {
   // before its WAL is flushed; a server crash may undo it).
   absl::Status Begin(bool async_commit = false);
   absl::Status Commit();
+  // For a BEGIN / COMMIT sent in a pipeline: the guard takes over an open
+  // transaction, or learns that it was committed.
+  void Adopt() { open_ = true; }
+  void Committed() { open_ = false; }
 
  private:
   PgConn* conn_;

@@ -259,41 +259,35 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
   const int64_t now = NowUs();
   auto c = pool_->Acquire();
   PgTx tx(c.get());
-  RETURN_IF_ERROR(tx.Begin());
 
-  // Share locks on every input ref of the group first (in hash order, as the
-  // sweeper takes them, so the two cannot deadlock), then inline inputs.
+  // Round trip 1 (pipelined, none depends on another): BEGIN; share locks on
+  // every input ref of the group (in hash order, as the sweeper takes them,
+  // so the two cannot deadlock) before the inline inputs; earlier twins of
+  // idempotency keys; and per key, in sorted order (so concurrent groups
+  // cannot deadlock), the upsert that locks its fair-queuing clock (which
+  // also makes its queue quota count exact) and returns where its jobs start:
+  // max(the key's clock, the smallest queued virtual time).
+  std::vector<PgConn::Statement> first;
+  first.push_back({"BEGIN", PgParams()});
   std::vector<std::string> refs;
   for (const NewJob& nj : jobs) refs.push_back(nj.input_ref);
   std::sort(refs.begin(), refs.end());
   refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
-  RETURN_IF_ERROR(c->Exec("SELECT count(pg_advisory_xact_lock_shared(hashtextextended(r, 0))) "
-                          "FROM (SELECT r FROM unnest($1::text[]) r ORDER BY hashtextextended(r, 0)) x",
-                          PgParams().TextArray(refs))
-                      .status());
+  first.push_back(
+      {"SELECT count(pg_advisory_xact_lock_shared(hashtextextended(r, 0))) "
+       "FROM (SELECT r FROM unnest($1::text[]) r ORDER BY hashtextextended(r, 0)) x",
+       PgParams().TextArray(refs)});
   std::vector<std::string_view> stored;
   for (const NewJob& nj : jobs) {
     if (nj.inline_input.empty() || std::find(stored.begin(), stored.end(), nj.input_ref) != stored.end()) continue;
     stored.push_back(nj.input_ref);
-    RETURN_IF_ERROR(c->Exec("INSERT INTO inline_inputs(ref,data) VALUES($1,$2) ON CONFLICT (ref) DO NOTHING",
-                            PgParams().Text(nj.input_ref).Bytes(nj.inline_input))
-                        .status());
+    first.push_back({"INSERT INTO inline_inputs(ref,data) VALUES($1,$2) ON CONFLICT (ref) DO NOTHING",
+                     PgParams().Text(nj.input_ref).Bytes(nj.inline_input)});
   }
-
-  // Idempotency keys already used (by earlier transactions).
-  absl::flat_hash_map<std::string, Job> prior;
-  auto lookup_prior = [&](const std::vector<std::string>& keys, const std::vector<std::string>& idems) -> absl::Status {
-    if (keys.empty()) return absl::OkStatus();
-    ASSIGN_OR_RETURN(auto r, c->Exec(absl::StrCat("SELECT ", JobColumns("j"),
-                                                  " FROM jobs j JOIN unnest($1::text[], $2::text[]) AS t(k, i) "
-                                                  "ON j.key_id=t.k AND j.idempotency_key=t.i"),
-                                     PgParams().TextArray(keys).TextArray(idems)));
-    for (int i = 0; i < r.Rows(); ++i) {
-      Job j = RowToJob(r, i);
-      prior[IdemKey(j.key_id, j.idempotency_key)] = std::move(j);
-    }
-    return absl::OkStatus();
-  };
+  const std::string lookup_sql = absl::StrCat("SELECT ", JobColumns("j"),
+                                              " FROM jobs j JOIN unnest($1::text[], $2::text[]) AS t(k, i) "
+                                              "ON j.key_id=t.k AND j.idempotency_key=t.i");
+  int lookup_at = -1;
   {
     std::vector<std::string> keys, idems;
     for (const NewJob& nj : jobs) {
@@ -301,8 +295,38 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
       keys.push_back(nj.key_id);
       idems.push_back(nj.idempotency_key);
     }
-    RETURN_IF_ERROR(lookup_prior(keys, idems));
+    if (!keys.empty()) {
+      lookup_at = static_cast<int>(first.size());
+      first.push_back({lookup_sql, PgParams().TextArray(keys).TextArray(idems)});
+    }
   }
+  std::map<std::string, int> key_at;  // key -> index of its upsert in `first`
+  for (const NewJob& nj : jobs) key_at.emplace(nj.key_id, 0);
+  for (auto& [key_id, at] : key_at) {
+    at = static_cast<int>(first.size());
+    first.push_back(
+        {"WITH b AS (SELECT coalesce((SELECT vt FROM jobs WHERE state='queued' AND NOT blocked ORDER BY vt "
+         "LIMIT 1), (SELECT max(last_vt) FROM key_sched), 0) AS base),"
+         " w AS (SELECT coalesce((SELECT weight FROM api_keys WHERE id=$1), 1) AS weight) "
+         "INSERT INTO key_sched AS k (key_id, weight, last_vt) SELECT $1, w.weight, b.base FROM b, w "
+         "ON CONFLICT (key_id) DO UPDATE SET last_vt = greatest(k.last_vt, excluded.last_vt) "
+         "RETURNING k.last_vt, $2::bigint / k.weight, "
+         "coalesce((SELECT max_priority FROM api_keys WHERE id=$1), 0), "
+         "coalesce((SELECT max_queued FROM api_keys WHERE id=$1), 0)",
+         PgParams().Text(key_id).Int(kVtQuantum)});
+  }
+  tx.Adopt();  // from here on the guard rolls back
+  ASSIGN_OR_RETURN(std::vector<PgResult> got, c->ExecPipeline(first));
+
+  // Idempotency keys already used (by earlier transactions).
+  absl::flat_hash_map<std::string, Job> prior;
+  auto add_prior = [&](const PgResult& r) {
+    for (int i = 0; i < r.Rows(); ++i) {
+      Job j = RowToJob(r, i);
+      prior[IdemKey(j.key_id, j.idempotency_key)] = std::move(j);
+    }
+  };
+  if (lookup_at >= 0) add_prior(got[lookup_at]);
 
   // Which members insert a row; a repeated key within the group points at
   // its first member.
@@ -343,17 +367,7 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
   absl::flat_hash_map<std::string, KeyPlan> plan;
   std::vector<int> admitted;
   for (const auto& [key_id, members] : per_key) {
-    ASSIGN_OR_RETURN(
-        auto r,
-        c->Exec("WITH b AS (SELECT coalesce((SELECT vt FROM jobs WHERE state='queued' AND NOT blocked ORDER BY vt "
-                "LIMIT 1), (SELECT max(last_vt) FROM key_sched), 0) AS base),"
-                " w AS (SELECT coalesce((SELECT weight FROM api_keys WHERE id=$1), 1) AS weight) "
-                "INSERT INTO key_sched AS k (key_id, weight, last_vt) SELECT $1, w.weight, b.base FROM b, w "
-                "ON CONFLICT (key_id) DO UPDATE SET last_vt = greatest(k.last_vt, excluded.last_vt) "
-                "RETURNING k.last_vt, $2::bigint / k.weight, "
-                "coalesce((SELECT max_priority FROM api_keys WHERE id=$1), 0), "
-                "coalesce((SELECT max_queued FROM api_keys WHERE id=$1), 0)",
-                PgParams().Text(key_id).Int(kVtQuantum)));
+    const PgResult& r = got[key_at[key_id]];
     KeyPlan& kp = plan[key_id];
     kp.next_vt = r.Int(0, 0);
     kp.step = std::max<int64_t>(1, r.Int(0, 1));
@@ -406,46 +420,52 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
     clock_vts.push_back(absl::StrCat(kp.next_vt));
   }
   absl::flat_hash_map<std::string, Job> inserted;  // by id
+  // Round trip 2: the INSERT and the COMMIT, pipelined.
+  std::vector<PgConn::Statement> second;
   if (!inserting.empty()) {
-    ASSIGN_OR_RETURN(
-        auto r,
-        c->Exec(
-            absl::StrCat(
-                "WITH clk AS (UPDATE key_sched SET last_vt = v.vt FROM unnest($16::text[], $17::bigint[]) "
-                "AS v(k, vt) WHERE key_sched.key_id = v.k), "
-                "ins AS (INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,boost,vt,"
-                "max_attempts,created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
-                "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.boost,t.vt,t.maxa,n.now,n.now,n.now,"
-                "('epoch'::timestamptz + t.deadline * interval '1 us'),t.hook,t.idem,t.hash "
-                "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
-                "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[],$18::int[]) "
-                "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash,boost), "
-                "(SELECT 'epoch'::timestamptz + $14::int8 * interval '1 us' AS now) n "
-                "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
-                "RETURNING *) "
-                // One notification per transaction however many rows:
-                // PostgreSQL folds identical ones.
-                "SELECT ",
-                JobColumns(), ", pg_notify($15, '') FROM ins"),
-            PgParams()
-                .TextArray(ids)
-                .TextArray(keys)
-                .TextArray(ops)
-                .TextArray(params)
-                .TextArray(input_refs)
-                .TextArray(input_types)
-                .TextArray(priorities)
-                .TextArray(vts)
-                .TextArray(max_attempts)
-                .TextArray(deadlines, true)
-                .TextArray(webhooks, true)
-                .TextArray(idems, true)
-                .TextArray(hashes, true)
-                .Int(now)
-                .Text(kWorkChannel)
-                .TextArray(clock_keys)
-                .TextArray(clock_vts)
-                .TextArray(boosts)));
+    second.push_back(PgConn::Statement{
+        absl::StrCat(
+            "WITH clk AS (UPDATE key_sched SET last_vt = v.vt FROM unnest($16::text[], $17::bigint[]) "
+            "AS v(k, vt) WHERE key_sched.key_id = v.k), "
+            "ins AS (INSERT INTO jobs(id,key_id,operation,params,input_ref,input_type,state,priority,boost,vt,"
+            "max_attempts,created_at,updated_at,run_after,deadline_at,webhook_url,idempotency_key,request_hash) "
+            "SELECT t.id,t.k,t.op,t.params,t.iref,t.itype,'queued',t.prio,t.boost,t.vt,t.maxa,n.now,n.now,n.now,"
+            "('epoch'::timestamptz + t.deadline * interval '1 us'),t.hook,t.idem,t.hash "
+            "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],$7::int[],"
+            "$8::bigint[],$9::int[],$10::bigint[],$11::text[],$12::text[],$13::text[],$18::int[]) "
+            "AS t(id,k,op,params,iref,itype,prio,vt,maxa,deadline,hook,idem,hash,boost), "
+            "(SELECT 'epoch'::timestamptz + $14::int8 * interval '1 us' AS now) n "
+            "ON CONFLICT (key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+            "RETURNING *) "
+            // One notification per transaction however many rows:
+            // PostgreSQL folds identical ones.
+            "SELECT ",
+            JobColumns(), ", pg_notify($15, '') FROM ins"),
+        PgParams()
+            .TextArray(ids)
+            .TextArray(keys)
+            .TextArray(ops)
+            .TextArray(params)
+            .TextArray(input_refs)
+            .TextArray(input_types)
+            .TextArray(priorities)
+            .TextArray(vts)
+            .TextArray(max_attempts)
+            .TextArray(deadlines, true)
+            .TextArray(webhooks, true)
+            .TextArray(idems, true)
+            .TextArray(hashes, true)
+            .Int(now)
+            .Text(kWorkChannel)
+            .TextArray(clock_keys)
+            .TextArray(clock_vts)
+            .TextArray(boosts)});
+  }
+  second.push_back({"COMMIT", PgParams()});
+  ASSIGN_OR_RETURN(std::vector<PgResult> done, c->ExecPipeline(second));
+  tx.Committed();
+  if (!inserting.empty()) {
+    const PgResult& r = done[0];
     for (int i = 0; i < r.Rows(); ++i) {
       Job j = RowToJob(r, i);
       std::string id = j.id;
@@ -453,14 +473,17 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
     }
   }
   // Members whose idempotency key a concurrent transaction took first: that
-  // twin has committed by now (ON CONFLICT waited for it).
+  // twin had committed (ON CONFLICT waited for it), so read it now.
   std::vector<std::string> late_keys, late_idems;
   for (size_t n = 0; n < inserting.size(); ++n) {
     if (inserted.contains(ids[n])) continue;
     late_keys.push_back(keys[n]);
     late_idems.push_back(idems[n]);
   }
-  RETURN_IF_ERROR(lookup_prior(late_keys, late_idems));
+  if (!late_keys.empty()) {
+    ASSIGN_OR_RETURN(auto r, c->Exec(lookup_sql, PgParams().TextArray(late_keys).TextArray(late_idems)));
+    add_prior(r);
+  }
   for (size_t n = 0; n < inserting.size(); ++n) {
     int i = inserting[n];
     if (auto it = inserted.find(ids[n]); it != inserted.end()) {
@@ -484,7 +507,6 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> PgQueue::CreateBatch(c
       out[i] = CreateResult{first->job, false};
     }
   }
-  RETURN_IF_ERROR(tx.Commit());
   for (const auto& r : out) {
     if (!r.ok() || !r->created) continue;
     LogEvent(spdlog::level::info, "job transition",
