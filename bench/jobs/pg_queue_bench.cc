@@ -5,6 +5,7 @@
 //   3. wake latency p50/p99: submit start -> a worker blocked in
 //      PgWakeup::Wait wakes, and -> that worker holds the job's lease.
 // Usage: pg_queue_bench [--workers 8] [--seconds 10] [--rate 200] [--wakes 300]
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -86,6 +87,25 @@ double ServerCpuSeconds(const std::string& dir) {
   return total;
 }
 
+// Median time of a 8 KiB write + fdatasync in `dir` (what each durable
+// commit waits for at least), in ms.
+double FdatasyncMs(const std::string& dir) {
+  std::string path = (dir.empty() ? std::string("/tmp") : dir) + "/fsync_probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return -1;
+  std::vector<double> ms;
+  std::string block(8192, 'x');
+  for (int i = 0; i < 50; ++i) {
+    absl::Time t = absl::Now();
+    if (::pwrite(fd, block.data(), block.size(), 0) != static_cast<ssize_t>(block.size()) || ::fdatasync(fd) != 0)
+      break;
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return Percentile(ms, 0.5);
+}
+
 double ClientCpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -117,7 +137,10 @@ int Run(const Args& a) {
   if (!server.ok()) return Fail(server.status());
   auto db = (*server)->NewDatabase();
   if (!db.ok()) return Fail(db.status());
-  std::printf("server: %s (PostgreSQL 15, fsync on, synchronous_commit on; leases async)\n", (*server)->uri().c_str());
+  std::printf(
+      "server: %s (PostgreSQL 15, fsync on, synchronous_commit on; leases async); disk: 8 KiB write+fdatasync "
+      "p50 %.2f ms\n",
+      (*server)->uri().c_str(), FdatasyncMs((*server)->dir()));
   PgQueueOptions o;
   o.uri = *db;
   o.pool_size = a.workers + 2;

@@ -38,23 +38,25 @@ absl::Status LeaseLost(PgConn& c, const std::string& id, const std::string& owne
 absl::StatusOr<std::optional<Job>> PgQueue::Lease(const std::string& owner, absl::Duration lease) {
   const std::string sql = absl::StrCat(
       // h: whose turn it is (boost across keys, then fair-queuing order),
-      // locked so concurrent leasers move on to the next turn. c: that key's
-      // own best job (its priority first), which takes the turn. When they
-      // differ, the turn's row inherits c's virtual time (sw), so the key
-      // has used its earliest turn, not its latest.
-      "WITH h AS MATERIALIZED (SELECT id, key_id, boost FROM jobs WHERE state='queued' AND NOT blocked "
+      // locked so concurrent leasers move on to the next turn. c: a job of
+      // that key with a higher priority than h's, if any (its priority
+      // first): it takes the turn, and h's row inherits c's virtual time (sw),
+      // so the key has used its earliest turn, not its latest. The common
+      // case (one priority per key) costs c an empty index range. LATERAL
+      // makes h's key, boost and priority constants there, so the key's
+      // index gives the order.
+      "WITH h AS MATERIALIZED (SELECT id, key_id, boost, priority FROM jobs WHERE state='queued' AND NOT blocked "
       "ORDER BY boost DESC, vt, seq LIMIT 1 FOR UPDATE SKIP LOCKED), "
-      // (LATERAL, so h's key and boost are constants there and the key's
-      // index gives the order: no sort of the key's backlog.)
       "c AS MATERIALIZED (SELECT x.id, x.vt FROM h, LATERAL (SELECT j.id, j.vt FROM jobs j "
-      "WHERE j.state='queued' AND NOT j.blocked AND j.key_id=h.key_id AND j.boost=h.boost "
-      "ORDER BY j.priority DESC, j.vt, j.seq LIMIT 1 FOR UPDATE SKIP LOCKED) x), "
-      "sw AS (UPDATE jobs s SET vt=c.vt FROM h, c WHERE s.id=h.id AND h.id<>c.id) "
+      "WHERE j.state='queued' AND NOT j.blocked AND j.key_id=h.key_id AND j.boost=h.boost AND "
+      "j.priority>h.priority ORDER BY j.priority DESC, j.vt, j.seq LIMIT 1 FOR UPDATE SKIP LOCKED) x), "
+      "sw AS (UPDATE jobs s SET vt=c.vt FROM h, c WHERE s.id=h.id), "
+      "pick AS (SELECT coalesce((SELECT id FROM c), (SELECT id FROM h)) AS id) "
       "UPDATE jobs j SET state='running', attempts=j.attempts+1, lease_owner=$1, "
       "lease_expires_at=('epoch'::timestamptz + $2::int8 * interval '1 us'), "
       "started_at=coalesce(j.started_at, ('epoch'::timestamptz + $3::int8 * interval '1 us')), "
       "updated_at=('epoch'::timestamptz + $3::int8 * interval '1 us'), progress=0 "
-      "FROM c WHERE j.id=c.id RETURNING ",
+      "FROM pick WHERE j.id=pick.id RETURNING ",
       JobColumns("j"));
   for (int guard = 0; guard < 64; ++guard) {
     int64_t now = NowUs();
