@@ -19,6 +19,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/this_coro.hpp"
 #include "boost/asio/use_awaitable.hpp"
+#include "common/status_table.h"
 #include "common/string_view.h"
 #include "common/utf8.h"
 #include "jobs/api_keys.h"
@@ -139,11 +140,12 @@ std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& 
     return std::nullopt;
   }
   {
-    // Known keys are remembered briefly; unknown ones are always looked up,
-    // so a key made by `imagen keys create` works at once.
+    // Known keys are remembered for a second (a revoked key stops working
+    // within it); unknown ones are always looked up, so a key made by
+    // `imagen keys create` works at once.
     absl::MutexLock lock(&keys_mu_);
     if (key_cache_.size() > 10000) key_cache_.clear();
-    key_cache_[hash] = {**key, now + absl::Seconds(10)};
+    key_cache_[hash] = {**key, now + absl::Seconds(1)};
   }
   return Caller{**key};
 }
@@ -355,9 +357,13 @@ boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* 
     if (absl::IsAlreadyExists(created.status())) {
       co_return Err(req, Status::conflict, "idempotency_conflict", Msg(created.status()));
     }
+    if (jobs::IsQueueQuotaError(created.status())) {
+      co_return WithRetryAfter(Err(req, Status::too_many_requests, "queue_quota_exceeded", Msg(created.status())), 5);
+    }
     if (jobs::IsInputStorageError(created.status())) {
-      co_return Err(req, Status::insufficient_storage, "storage_error",
-                    absl::StrCat("cannot store the upload: ", created.status().message()));
+      co_return WithRetryAfter(Err(req, Status::insufficient_storage, "storage_error",
+                                   absl::StrCat("cannot store the upload: ", created.status().message())),
+                               std::max(RetryAfterSeconds(created.status()), kDiskFullRetryAfterSeconds));
     }
     co_return StatusErr(req, created.status());
   }

@@ -118,6 +118,18 @@ const ConfigSchema& ImagenConfigSchema() {
             .description = "How often the sweeper runs.",
             .min = 0.1,
             .max = 86400});
+    s->Add({.name = "jobs.orphan_grace_seconds",
+            .type = ConfigType::kDouble,
+            .default_value = "3600",
+            .description = "An input file no job names is removed once the sweeper has seen it unreferenced this long.",
+            .min = 0,
+            .max = 31536000});
+    s->Add({.name = "jobs.max_queued_per_key",
+            .type = ConfigType::kInt,
+            .default_value = "0",
+            .description = "Queued jobs one API key may have (keys create --max-queued overrides); 0 = no limit.",
+            .min = 0,
+            .max = 100000000});
     s->Add({.name = "limits.max_pixels",
             .type = ConfigType::kInt,
             .default_value = "40000000",
@@ -130,6 +142,13 @@ const ConfigSchema& ImagenConfigSchema() {
             .description = "Largest accepted input width or height.",
             .min = 1,
             .max = 1e6});
+    s->Add({.name = "limits.decode_budget_bytes",
+            .type = ConfigType::kInt,
+            .default_value = "1073741824",
+            .description = "Memory all image decodes in progress may hold at once; a decode waits for its share, "
+                           "and one that alone needs more is refused.",
+            .min = 16777216,
+            .max = 1099511627776.0});
     s->Add({.name = "limits.formats",
             .default_value = "jpeg,png,webp",
             .description = "Accepted input formats (comma-separated: jpeg, png, webp, gif)."});
@@ -151,7 +170,8 @@ const ConfigSchema& ImagenConfigSchema() {
             .description = "Allow webhook URLs that resolve to loopback, private or link-local addresses."});
     s->Add({.name = "webhooks.allow_hosts",
             .default_value = "",
-            .description = "Comma-separated hosts/IPs allowed as webhook targets even if private (e.g. 127.0.0.1)."});
+            .description = "Comma-separated host:port pairs allowed as webhook targets even if not public "
+                           "(e.g. 127.0.0.1:9000, [::1]:9000; host:* = every port; a bare host = port 80)."});
     s->Add({.name = "webhooks.max_attempts",
             .type = ConfigType::kInt,
             .default_value = "8",
@@ -164,6 +184,18 @@ const ConfigSchema& ImagenConfigSchema() {
             .description = "First webhook retry delay; doubles per attempt, with jitter.",
             .min = 0,
             .max = 3600});
+    s->Add({.name = "webhooks.max_in_flight",
+            .type = ConfigType::kInt,
+            .default_value = "16",
+            .description = "Webhook deliveries at once.",
+            .min = 1,
+            .max = 1024});
+    s->Add({.name = "webhooks.max_in_flight_per_key",
+            .type = ConfigType::kInt,
+            .default_value = "2",
+            .description = "Webhook deliveries at once for one API key.",
+            .min = 1,
+            .max = 1024});
     s->Add({.name = "webhooks.timeout_seconds",
             .type = ConfigType::kDouble,
             .default_value = "10",

@@ -30,10 +30,12 @@
 #include "common/version.h"
 #include "fmt/core.h"
 #include "http/server.h"
+#include "imaging/decode_budget.h"
 #include "jobs/api_keys.h"
 #include "jobs/blob_store.h"
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
+#include "jobs/sweeper.h"
 #include "jobs/webhooks.h"
 #include "ops/builtin_ops.h"
 #include "prometheus/counter.h"
@@ -196,6 +198,8 @@ int RunServe(const Config& config) {
   ops::OpRegistry registry;
   ops::BuiltinOpsOptions builtin;
   builtin.limits.max_pixels = static_cast<uint64_t>(config.GetInt("limits.max_pixels"));
+  builtin.limits.max_side = config.GetInt("limits.max_side");
+  imaging::DecodeBudget::Global().SetCapacity(config.GetInt("limits.decode_budget_bytes"));
   if (absl::Status s = ops::RegisterBuiltinOps(&registry, builtin); !s.ok()) return fail("operations", s);
   if (config.GetBool("ops.diagnostic")) {
     if (absl::Status s = worker::RegisterDiagnosticOps(&registry); !s.ok()) return fail("operations", s);
@@ -238,6 +242,7 @@ int RunServe(const Config& config) {
 
   jobs::JobEvents events;
   store->SetListener([&events](const jobs::Job& job) { events.Publish(job); });
+  store->SetQueuePolicy({.max_queued_per_key = config.GetInt("jobs.max_queued_per_key")});
 
   worker::PoolOptions pool_options;
   pool_options.threads = static_cast<int>(config.GetInt("workers"));
@@ -259,6 +264,8 @@ int RunServe(const Config& config) {
   wh.retry.max_attempts = static_cast<int>(config.GetInt("webhooks.max_attempts"));
   wh.retry.base_delay = absl::Seconds(config.GetDouble("webhooks.retry_base_seconds"));
   wh.timeout = absl::Seconds(config.GetDouble("webhooks.timeout_seconds"));
+  wh.max_in_flight = static_cast<int>(config.GetInt("webhooks.max_in_flight"));
+  wh.max_in_flight_per_key = static_cast<int>(config.GetInt("webhooks.max_in_flight_per_key"));
   jobs::WebhookDispatcher dispatcher(store, wh, [&pm](const std::string& outcome) {
     pm.webhooks.Add({{"outcome", outcome}}).Increment();
   });
@@ -348,22 +355,12 @@ int RunServe(const Config& config) {
   pool.Start();
   dispatcher.Start();
 
-  // Sweeper: removes finished jobs past retention and their blobs.
-  absl::Notification stop_sweeper;
-  absl::Duration retention = absl::Seconds(config.GetDouble("jobs.result_retention_seconds"));
-  absl::Duration sweep_every = absl::Seconds(config.GetDouble("jobs.sweep_interval_seconds"));
-  std::thread sweeper([&] {
-    while (!stop_sweeper.WaitForNotificationWithTimeout(sweep_every)) {
-      auto swept = store->SweepFinished(Clock::Real()->Now() - retention, 1000);
-      if (!swept.ok()) {
-        spdlog::warn("sweeper: {}", swept.status().message());
-        continue;
-      }
-      for (const auto& ref : swept->result_refs) blobs.RemoveResult(ref).IgnoreError();
-      for (const auto& ref : swept->input_refs) blobs.RemoveInput(ref).IgnoreError();
-      if (!swept->job_ids.empty()) spdlog::info("sweeper removed {} finished job(s)", swept->job_ids.size());
-    }
-  });
+  // Sweeper: finished jobs past retention and their blobs, orphan input files.
+  jobs::Sweeper sweeper(store, &blobs, Clock::Real(),
+                        {.retention = absl::Seconds(config.GetDouble("jobs.result_retention_seconds")),
+                         .interval = absl::Seconds(config.GetDouble("jobs.sweep_interval_seconds")),
+                         .orphan_grace = absl::Seconds(config.GetDouble("jobs.orphan_grace_seconds"))});
+  sweeper.Start();
 
   fmt::print("imagen {} listening on http://{}:{} (data: {})\n", kVersion, listen->host, server.port(), data_dir);
   if (admin->created) {
@@ -379,8 +376,7 @@ int RunServe(const Config& config) {
   server.Stop(grace);
   pool.Stop(grace);
   dispatcher.Stop();
-  stop_sweeper.Notify();
-  sweeper.join();
+  sweeper.Stop();
   ::close(*lock);
   spdlog::info("stopped");
   return 0;
