@@ -6,7 +6,6 @@
 #include "cmd/signals.h"
 #include "common/logging.h"
 #include "common/string_view.h"
-#include "common/utf8.h"
 #include "fmt/core.h"
 #include "frontends/grpc_frontend.h"
 #include "frontends/http_frontend.h"
@@ -32,11 +31,6 @@ struct InferFlags {
   std::string log_level = "info";
 };
 
-std::string KServeUnroutedMessage(const http::Request& head, http::Status status) {
-  std::string target = ToValidUtf8(std::string_view(head.target()).substr(0, 200));
-  return (status == http::Status::method_not_allowed ? "method not allowed on: " : "no such path: ") + target;
-}
-
 std::unique_ptr<http::Server> StartHttp(const std::string& host, int port, int threads, http::Router router,
                                         const char* what, int* rc) {
   auto shared = std::make_shared<http::Router>(std::move(router));
@@ -47,15 +41,7 @@ std::unique_ptr<http::Server> StartHttp(const std::string& host, int port, int t
   // Every error on a KServe port has KServe's shape ({"error":"<message>"}),
   // the server's own (400, 413, 431, 503) included; an unknown route or
   // method is answered from the head, before any body byte is read.
-  o.error_response = [](const http::Request& head, http::Status status, std::string_view, std::string_view message) {
-    return http::KServeErrorResponse(head, status, message);
-  };
-  o.on_headers = [shared](const http::Request& head, http::RequestContext&,
-                          http::RequestLimits&) -> std::optional<http::Response> {
-    auto rejected = shared->RejectUnrouted(head);
-    if (!rejected) return std::nullopt;
-    return http::KServeErrorResponse(head, rejected->result(), KServeUnroutedMessage(head, rejected->result()));
-  };
+  frontends::UseKServeErrors(o, shared);
   auto server = std::make_unique<http::Server>(
       o, [shared](http::Request& req, http::RequestContext& ctx, http::ResponseStream& stream) {
         return shared->Route(req, ctx, stream);
