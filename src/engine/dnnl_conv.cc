@@ -178,7 +178,9 @@ class DnnlConvKernel : public Kernel {
     for (const PostOp& op : p_.post_ops) {
       if (op.kind == "Sigmoid") return false;
     }
-    return WinogradConv::Supported(weights_.dim(1), weights_.dim(0));
+    // On AVX-512 machines oneDNN's own Winograd (jit_wino_4x3) is used instead.
+    static const bool avx512 = __builtin_cpu_supports("avx512f");
+    return !avx512 && WinogradConv::Supported(weights_.dim(1), weights_.dim(0));
   }
 
   // The Winograd path, in nChw8c. Returns false (nothing done) when an Add

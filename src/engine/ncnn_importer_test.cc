@@ -1,26 +1,20 @@
 // The ncnn importer end to end: every model family of waifu2x@1.6.5
 // (Real-ESRGAN, Real-CUGAN, waifu2x cunet and upconv_7) imports, and its
 // oneDNN run matches the reference-kernel run of the same graph; plus
-// importer errors on synthetic .param files. The real-model tests are
-// skipped when the package is not unpacked (bench/engine/prepare_models.sh).
+// importer errors on synthetic .param files. The real models come from the
+// installed model repository (test_models.h): missing, they fail under
+// CI=true and skip elsewhere.
 #include "engine/ncnn_importer.h"
 
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 
 #include "engine/engine.h"
 #include "engine/ncnn_model.h"
+#include "engine/test_models.h"
 #include "gtest/gtest.h"
 
 namespace imagen::engine {
 namespace {
-
-std::string Waifu2xDir() {
-  if (const char* d = std::getenv("IMAGEN_WAIFU2X_DIR")) return d;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/imagen-npm/waifu2x/package";
-}
 
 // A smooth test image with some texture, values in [0, 1].
 Tensor Image(int64_t h, int64_t w) {
@@ -34,29 +28,30 @@ Tensor Image(int64_t h, int64_t w) {
 }
 
 struct ModelCase {
-  const char* path;
+  const char* name;  // in the model repository (ops/model_catalog.cc)
   int64_t size;
 };
 
 TEST(NcnnImporter, PackagedModelsMatchReference) {
-  const std::string root = Waifu2xDir();
-  if (!std::filesystem::exists(root)) GTEST_SKIP() << "waifu2x package not unpacked at " << root;
   const ModelCase cases[] = {
-      {"real-esrgan/models/realesr-animevideov3-x4.param", 24},
-      {"real-esrgan/models/realesr-animevideov3-x3.param", 20},
-      {"real-cugan/models-se/up2x-conservative.param", 48},
-      {"waifu2x/models-cunet/noise1_scale2.0x_model.param", 48},
-      {"waifu2x/models-upconv_7_anime_style_art_rgb/scale2.0x_model.param", 24},
+      {"realesr-animevideov3-x4", 24},                                       // waifu2x@1.6.5 real-esrgan/models
+      {"realesr-animevideov3-x3", 20}, {"realcugan-up2x-conservative", 48},  // real-cugan/models-se
+      {"waifu2x-cunet-noise1-x2", 48},                                       // waifu2x/models-cunet
+      {"waifu2x-upconv7-x2", 24},  // waifu2x/models-upconv_7_anime_style_art_rgb
   };
   for (const ModelCase& mc : cases) {
-    SCOPED_TRACE(mc.path);
+    IMAGEN_REQUIRE_TEST_DATA(test_models::NcnnParam(mc.name), std::string("model ") + mc.name);
+  }
+  for (const ModelCase& mc : cases) {
+    SCOPED_TRACE(mc.name);
+    const std::string path = test_models::NcnnParam(mc.name);
     ModelOptions fast;
     fast.threads = 2;
     ModelOptions ref = fast;
     ref.backends = {Backend::kReference};
-    auto m1 = LoadModel(root + "/" + mc.path, fast);
+    auto m1 = LoadModel(path, fast);
     ASSERT_TRUE(m1.ok()) << m1.status();
-    auto m2 = LoadModel(root + "/" + mc.path, ref);
+    auto m2 = LoadModel(path, ref);
     ASSERT_TRUE(m2.ok()) << m2.status();
     ASSERT_EQ((*m1)->inputs().size(), 1u);
     Tensor x = Image(mc.size, mc.size);
@@ -70,7 +65,7 @@ TEST(NcnnImporter, PackagedModelsMatchReference) {
     EXPECT_EQ(a.dim(1), 3);
     // Real-ESRGAN pads internally (×scale); the CUGAN/waifu2x models expect
     // the caller to pre-pad the input, so their output is smaller.
-    if (std::string(mc.path).find("x4") != std::string::npos) {
+    if (std::string(mc.name).find("x4") != std::string::npos) {
       EXPECT_EQ(a.dim(2), 4 * mc.size);
     }
     EXPECT_GT(a.dim(2), 0);

@@ -1,15 +1,19 @@
 // Tests of the ncnn .param/.bin reader: synthetic files for each storage
 // format and error path, and every real model of the waifu2x@1.6.5 package
-// when it is unpacked (see docs/engine-performance.md).
+// in the installed model repository (test_models.h: missing, it fails under
+// CI=true and skips elsewhere).
 #include "engine/ncnn_model.h"
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "engine/half.h"
+#include "engine/test_models.h"
 #include "gtest/gtest.h"
 
 namespace imagen::engine {
@@ -102,30 +106,29 @@ TEST(NcnnModel, HalfConversion) {
   EXPECT_TRUE(std::isinf(HalfToFloat(0x7c00)));
 }
 
-std::string Waifu2xDir() {
-  if (const char* d = std::getenv("IMAGEN_WAIFU2X_DIR")) return d;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/imagen-npm/waifu2x/package";
-}
-
+// Every ncnn model the repository holds from waifu2x@1.6.5 (its
+// config.pbtxt names the package): all 29 .param files of the four model
+// folders of the package.
 TEST(NcnnModel, LoadsEveryPackagedModel) {
   namespace fs = std::filesystem;
-  const std::string root = Waifu2xDir();
-  if (!fs::exists(root)) GTEST_SKIP() << "waifu2x package not unpacked at " << root;
+  const std::string repo = test_models::Repository();
+  IMAGEN_REQUIRE_TEST_DATA(repo, "the model repository");
+  IMAGEN_REQUIRE_TEST_DATA(test_models::NcnnParam("realesr-animevideov3-x4"), "model realesr-animevideov3-x4");
   int loaded = 0;
-  for (const char* dir : {"real-esrgan/models", "real-cugan/models-se", "waifu2x/models-cunet",
-                          "waifu2x/models-upconv_7_anime_style_art_rgb"}) {
-    for (const auto& e : fs::directory_iterator(fs::path(root) / dir)) {
-      if (e.path().extension() != ".param") continue;
-      fs::path bin = e.path();
-      bin.replace_extension(".bin");
-      auto m = LoadNcnnModel(e.path().string(), bin.string());
-      ASSERT_TRUE(m.ok()) << m.status();
-      EXPECT_GT(m->graph.layers.size(), 3u);
-      ++loaded;
-    }
+  for (const auto& e : fs::directory_iterator(repo)) {
+    const fs::path param = e.path() / "1" / "model.param";
+    std::ifstream config(e.path() / "config.pbtxt");
+    const std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    if (text.find("npm waifu2x@1.6.5") == std::string::npos) continue;
+    SCOPED_TRACE(param.string());
+    fs::path bin = param;
+    bin.replace_extension(".bin");
+    auto m = LoadNcnnModel(param.string(), bin.string());
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_GT(m->graph.layers.size(), 3u);
+    ++loaded;
   }
-  EXPECT_EQ(loaded, 29);
+  EXPECT_EQ(loaded, 29) << "ncnn models of waifu2x@1.6.5 in " << repo;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Tiled execution: a tiled run equals the untiled run (PSNR >= 45 dB, no
-// seams) on a real upscaler when the package is unpacked and on an engine
-// graph built here; bad options and non-image models are errors.
+// seams) on a real upscaler from the installed model repository
+// (test_models.h) and on an engine graph built here; bad options and
+// non-image models are errors.
 #include "engine/tiling.h"
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <filesystem>
 
 #include "engine/engine.h"
+#include "engine/test_models.h"
 #include "gtest/gtest.h"
 
 namespace imagen::engine {
@@ -100,12 +102,8 @@ TEST(Tiling, BadOptionsAndInputs) {
 }
 
 TEST(Tiling, RealEsrganTiledHasNoSeams) {
-  const char* home = std::getenv("HOME");
-  const std::string path = std::string(std::getenv("IMAGEN_WAIFU2X_DIR")
-                                           ? std::getenv("IMAGEN_WAIFU2X_DIR")
-                                           : std::string(home ? home : "") + "/.cache/imagen-npm/waifu2x/package") +
-                           "/real-esrgan/models/realesr-animevideov3-x4.param";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "model not unpacked: " << path;
+  const std::string path = test_models::NcnnParam("realesr-animevideov3-x4");
+  IMAGEN_REQUIRE_TEST_DATA(path, "model realesr-animevideov3-x4");
   ModelOptions o;
   o.threads = 2;
   auto model = LoadModel(path, o);

@@ -163,11 +163,13 @@ IMAGEN_AVX2 void TransformOutput(const float* m, int64_t pstride, const float* b
 
 }  // namespace
 
+bool WinogradConv::CpuSupported() {
+  static const bool cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return cpu;
+}
+
 bool WinogradConv::Supported(int64_t in_channels, int64_t out_channels) {
-  // On AVX-512 machines oneDNN's own Winograd (jit_wino_4x3) is used instead.
-  static const bool cpu =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !__builtin_cpu_supports("avx512f");
-  return cpu && in_channels >= 16 && in_channels % 8 == 0 && out_channels >= 8 && out_channels % 8 == 0;
+  return CpuSupported() && in_channels >= 16 && in_channels % 8 == 0 && out_channels >= 8 && out_channels % 8 == 0;
 }
 
 WinogradConv::WinogradConv(const float* weights, const float* bias, int64_t in_channels, int64_t out_channels)

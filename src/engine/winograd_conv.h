@@ -24,6 +24,9 @@ struct WinogradPostOp {
 
 class WinogradConv {
  public:
+  // True when this CPU has AVX2 and FMA, which the kernel needs (AVX-512
+  // CPUs included).
+  static bool CpuSupported();
   // True when this CPU can run the kernel and the layer qualifies: channel
   // counts multiples of 8 and at least 16 input channels (fewer do not pay
   // for the transforms).
