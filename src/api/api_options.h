@@ -22,6 +22,10 @@ struct ApiOptions {
   double burst_seconds = 2;  // bucket size = rate * burst_seconds
   jobs::TargetPolicy webhook_policy;
   int max_list_limit = 200;
+  // Open SSE/WebSocket streams per API key (429 too_many_streams above); 0: no cap.
+  int max_streams_per_key = 16;
+  // An idle stream sends a keep-alive (SSE comment, WebSocket ping) this often.
+  absl::Duration stream_keep_alive = absl::Seconds(15);
 };
 
 }  // namespace imagen::api

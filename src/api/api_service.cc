@@ -58,12 +58,6 @@ http::Response WithRetryAfter(http::Response res, int seconds) {
   return res;
 }
 
-boost::asio::awaitable<void> SleepMs(int ms) {
-  auto ex = co_await boost::asio::this_coro::executor;
-  boost::asio::steady_timer timer(ex, std::chrono::milliseconds(ms));
-  co_await timer.async_wait(boost::asio::use_awaitable);
-}
-
 // "respond-async, wait=10" -> 10 seconds.
 std::optional<int64_t> PreferWait(std::string_view prefer) {
   for (absl::string_view token : absl::StrSplit(ToAbsl(prefer), absl::ByAnyChar(",;"))) {
@@ -106,7 +100,8 @@ ApiService::ApiService(jobs::JobStore* store, jobs::BlobStore* blobs, jobs::JobE
       registry_(registry),
       options_(std::move(options)),
       limiter_(store->clock()),
-      committer_(std::make_unique<jobs::SubmitCommitter>(store, blobs)) {}
+      committer_(std::make_unique<jobs::SubmitCommitter>(store, blobs)),
+      streams_(events, options_.max_streams_per_key) {}
 
 std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& req, http::Response* error) {
   auto it = req.find(bh::field::authorization);
@@ -148,6 +143,16 @@ std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& 
     key_cache_[hash] = {**key, now + absl::Seconds(1)};
   }
   return Caller{**key};
+}
+
+std::optional<http::Response> ApiService::RequireAdmin(const http::Request& req, std::string_view what) {
+  http::Response error;
+  auto caller = Authenticate(req, &error);
+  if (!caller) return error;
+  if (!caller->key.admin) {
+    return Err(req, Status::forbidden, "permission_denied", absl::StrCat(ToAbsl(what), " needs the admin key"));
+  }
+  return std::nullopt;
 }
 
 std::optional<jobs::Job> ApiService::OwnJob(const http::Request& req, const Caller& caller, const std::string& id,
@@ -502,40 +507,37 @@ boost::asio::awaitable<http::Response> ApiService::Events(http::Request& req, ht
   http::Response error;
   auto caller = Authenticate(req, &error);
   if (!caller) co_return error;
-  auto job = OwnJob(req, *caller, ctx.path_params["id"], &error);
+  std::string id = ctx.path_params["id"];
+  // The slot watches the job before it is read, so no change is missed.
+  auto slot = streams_.Open(caller->key.id, id, co_await boost::asio::this_coro::executor);
+  if (!slot) {
+    co_return WithRetryAfter(
+        Err(req, Status::too_many_requests, "too_many_streams",
+            absl::StrCat("this key has ", options_.max_streams_per_key, " event streams open; close one first")),
+        options_.retry_after_seconds);
+  }
+  auto job = OwnJob(req, *caller, id, &error);
   if (!job) co_return error;
   http::Response head{Status::ok, req.version()};
   head.set(bh::field::content_type, "text/event-stream");
   head.set(bh::field::cache_control, "no-cache");
   if (!co_await stream.Begin(std::move(head))) co_return http::Response{};
-  std::string id = job->id;
   if (!co_await stream.Write(SseEvent(*job))) co_return http::Response{};
-  uint64_t seen = 0;
-  if (auto snap = events_->Get(id)) seen = snap->version;
   jobs::JobState last_state = job->state;
   double last_progress = job->progress;
-  int since_check_ms = 0;
-  int since_write_ms = 0;
   while (!jobs::IsTerminal(last_state) && !stream.stopping()) {
-    co_await SleepMs(25);
-    since_check_ms += 25;
-    since_write_ms += 25;
-    auto snap = events_->Get(id);
-    bool changed = snap && snap->version != seen;
-    // Re-read the store on a change, and once a second in case another
-    // process changed the job.
-    if (!changed && since_check_ms < 1000) continue;
-    since_check_ms = 0;
-    if (snap) seen = snap->version;
+    // Woken only by a change of this job, the keep-alive interval or
+    // shutdown. The store is re-read on each wakeup, so a change made by
+    // another process shows at the next keep-alive at the latest.
+    bool changed = co_await slot->WaitForChange(options_.stream_keep_alive);
+    if (slot->stopped() || stream.stopping()) break;
     auto now = store_->Get(id);
     if (!now.ok()) break;
     if (now->state != last_state || now->progress != last_progress) {
       last_state = now->state;
       last_progress = now->progress;
-      since_write_ms = 0;
       if (!co_await stream.Write(SseEvent(*now))) break;
-    } else if (since_write_ms >= 15000) {
-      since_write_ms = 0;
+    } else if (!changed) {
       if (!co_await stream.Write(": keep-alive\n\n")) break;
     }
   }

@@ -2,7 +2,8 @@
 // operation route), job status, result download, cancel, listing, SSE events,
 // the operations catalogue and the admin dead-letter endpoints. Handlers do
 // one or two short store calls each and never wait on a worker, except
-// `Prefer: wait=N` and SSE, which poll without blocking the I/O thread.
+// `Prefer: wait=N` and SSE, which wait for the job's change notifications
+// (JobEvents) without blocking the I/O thread and without polling.
 // Register once before serving; handlers are thread-safe.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_options.h"
+#include "api/stream_hub.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "jobs/blob_store.h"
@@ -40,6 +42,15 @@ class ApiService {
   std::optional<http::Response> CheckHeaders(const http::Request& head, http::RequestLimits& limits);
   // Called on each accepted submission with the submit handler's own time.
   void SetSubmitObserver(std::function<void(double seconds)> fn) { on_submit_ = std::move(fn); }
+  // nullopt when `req` carries the admin key; else 401 (no or unknown key)
+  // or 403 naming `what`. For routes outside /api/v1 (e.g. /metrics).
+  std::optional<http::Response> RequireAdmin(const http::Request& req, std::string_view what);
+  // Ends every open event stream (call before http::Server::Stop, whose
+  // grace would otherwise wait for them up to a keep-alive interval).
+  void StopStreams() { streams_.StopAll(); }
+  // Open streams, refusals and stream wakeups (the test seam for "idle
+  // streams do not poll").
+  StreamStats stream_stats() const { return streams_.stats(); }
 
  private:
   struct Caller {
@@ -74,6 +85,7 @@ class ApiService {
   // commit that makes their row and input durable.
   std::unique_ptr<jobs::SubmitCommitter> committer_;
   std::function<void(double)> on_submit_;
+  StreamHub streams_;
   absl::Mutex keys_mu_;
   // sha256 of a bearer token -> (key, cached until)
   absl::flat_hash_map<std::string, std::pair<jobs::ApiKey, absl::Time>> key_cache_ ABSL_GUARDED_BY(keys_mu_);

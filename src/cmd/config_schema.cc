@@ -164,6 +164,20 @@ const ConfigSchema& ImagenConfigSchema() {
             .description = "Upper bound of Prefer: wait=N.",
             .min = 0,
             .max = 3600});
+    s->Add({.name = "api.max_streams_per_key",
+            .type = ConfigType::kInt,
+            .default_value = "16",
+            .description = "Open SSE/WebSocket job streams per API key; more get 429 too_many_streams (0: no cap).",
+            .min = 0,
+            .max = 1000000});
+    s->Add({.name = "metrics.require_admin",
+            .type = ConfigType::kBool,
+            .default_value = "false",
+            .description = "Serve /metrics only to the admin key (Authorization: Bearer <admin key>)."});
+    s->Add({.name = "metrics.listen",
+            .default_value = "",
+            .description = "HOST:PORT of a separate listener for /metrics (then not served on server.listen); "
+                           "empty: the API's listener."});
     s->Add({.name = "webhooks.allow_private",
             .type = ConfigType::kBool,
             .default_value = "false",

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "api/api_service.h"
+#include "api/metrics_access.h"
 #include "cmd/admin_key.h"
 #include "cmd/commands.h"
 #include "cmd/listen_address.h"
@@ -280,6 +281,7 @@ int RunServe(const Config& config) {
   api_options.default_deadline = absl::Seconds(config.GetDouble("jobs.default_deadline_seconds"));
   api_options.default_rate = config.GetDouble("api.default_rate");
   api_options.webhook_policy = wh.policy;
+  api_options.max_streams_per_key = static_cast<int>(config.GetInt("api.max_streams_per_key"));
   api::ApiService api_service(store, &blobs, &events, &registry, api_options);
   api_service.SetSubmitObserver([&pm](double s) { pm.submit.Observe(s); });
 
@@ -298,14 +300,20 @@ int RunServe(const Config& config) {
         }
         return http::JsonResponse(req, http::Status::ok, R"({"status":"ready"})");
       });
-  router.AddSync(http::Verb::get, "/metrics",
-                 [&metrics, &pm, store](const http::Request& req, const http::RequestContext&) {
-                   if (auto counts = store->CountByState(); counts.ok()) {
-                     for (const auto& [state, n] : *counts) pm.jobs.Add({{"state", state}}).Set(static_cast<double>(n));
-                     pm.queue_depth.Set(static_cast<double>((*counts)["queued"]));
-                   }
-                   return http::MakeResponse(req, http::Status::ok, metrics.Serialize(), "text/plain; version=0.0.4");
-                 });
+  // /metrics on the API's listener or on metrics.listen, optionally admin-only.
+  http::Router metrics_router;
+  const std::string& metrics_listen = config.GetString("metrics.listen");
+  api::RegisterMetrics(metrics_listen.empty() ? router : metrics_router,
+                       {.require_admin = config.GetBool("metrics.require_admin")}, &api_service,
+                       [&metrics, &pm, store] {
+                         if (auto counts = store->CountByState(); counts.ok()) {
+                           for (const auto& [state, n] : *counts) {
+                             pm.jobs.Add({{"state", state}}).Set(static_cast<double>(n));
+                           }
+                           pm.queue_depth.Set(static_cast<double>((*counts)["queued"]));
+                         }
+                         return metrics.Serialize();
+                       });
   api_service.Register(router);
 
   http::ServerOptions options;
@@ -352,6 +360,28 @@ int RunServe(const Config& config) {
     fmt::print(stderr, "imagen serve: {}\n", s.message());
     return 1;
   }
+  std::unique_ptr<http::Server> metrics_server;
+  if (!metrics_listen.empty()) {
+    auto addr = ParseListenAddress(metrics_listen);
+    if (!addr.ok()) {
+      fmt::print(stderr, "imagen serve: metrics.listen: {}\n", addr.status().message());
+      return 1;
+    }
+    http::ServerOptions mo;
+    mo.host = addr->host;
+    mo.port = addr->port;
+    mo.threads = 1;
+    mo.max_connections = 64;
+    metrics_server = std::make_unique<http::Server>(
+        mo, [&metrics_router](http::Request& req, http::RequestContext& ctx, http::ResponseStream& stream) {
+          return metrics_router.Route(req, ctx, stream);
+        });
+    if (absl::Status s = metrics_server->Start(); !s.ok()) {
+      fmt::print(stderr, "imagen serve: metrics.listen: {}\n", s.message());
+      return 1;
+    }
+    fmt::print("/metrics on http://{}:{}/metrics\n", addr->host, metrics_server->port());
+  }
   pool.Start();
   dispatcher.Start();
 
@@ -373,7 +403,9 @@ int RunServe(const Config& config) {
   int sig = WaitForShutdownSignal();
   absl::Duration grace = absl::Seconds(config.GetDouble("server.shutdown_grace_seconds"));
   spdlog::info("signal {} received, shutting down (grace {})", sig, absl::FormatDuration(grace));
+  api_service.StopStreams();  // event streams end now instead of holding the grace
   server.Stop(grace);
+  if (metrics_server) metrics_server->Stop(absl::Seconds(1));
   pool.Stop(grace);
   dispatcher.Stop();
   sweeper.Stop();

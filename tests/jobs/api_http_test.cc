@@ -8,6 +8,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "api/api_service.h"
+#include "api/metrics_access.h"
 #include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "http/server.h"
@@ -61,6 +62,7 @@ class ApiHttpTest : public ::testing::Test {
     so.body_limit = body_limit;
     server_ = std::make_unique<http::Server>(so, [this](http::Request& r, http::RequestContext& c,
                                                         http::ResponseStream& s) { return router_.Route(r, c, s); });
+    if (before_serve_) before_serve_();
     ASSERT_TRUE(server_->Start().ok());
     worker::PoolOptions po;
     po.threads = workers;
@@ -112,6 +114,7 @@ class ApiHttpTest : public ::testing::Test {
   std::unique_ptr<api::ApiService> service_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<worker::WorkerPool> pool_;
+  std::function<void()> before_serve_;  // runs after Register, before the server starts
 };
 
 TEST_F(ApiHttpTest, SubmitWaitAndFetchTheResult) {
@@ -278,6 +281,7 @@ TEST_F(ApiHttpTest, CancelListEventsAndOperations) {
   EXPECT_NE(sse.body.find("event: state"), std::string::npos) << sse.body;
   EXPECT_NE(sse.body.find("event: done"), std::string::npos) << sse.body;
   EXPECT_NE(sse.body.find("\"status\":\"succeeded\""), std::string::npos) << sse.body;
+  EXPECT_EQ(service_->stream_stats().open, 0u);
   auto ops = nlohmann::json::parse(HttpCall(server_->port(), verb::get, "/api/v1/operations").body);
   ASSERT_EQ(ops["operations"].size(), 2u);
   EXPECT_EQ(ops["operations"][0]["name"], "copy");
@@ -437,6 +441,110 @@ TEST_F(ApiHttpTest, Issue15NonUtf8WebhookUrlIsRefusedAtSubmit) {
   auto nowhere = Get(alice_, "/api/v1/nowhere/\xff");
   EXPECT_EQ(nowhere.status, 404);
   EXPECT_TRUE(IsValidUtf8(nowhere.body)) << nowhere.body;
+}
+
+// Opens an SSE stream and reads its head and first event; the socket stays open.
+struct OpenStream {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock{io};
+  std::string seen;
+  int status = 0;
+  OpenStream(uint16_t port, const std::string& key, const std::string& target) {
+    sock.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key + "\r\n\r\n";
+    boost::asio::write(sock, boost::asio::buffer(req));
+    ReadUntil("\r\n\r\n");
+    if (seen.size() > 12) status = std::stoi(seen.substr(9, 3));
+  }
+  // Reads until `what` was received; false when the peer closed first.
+  bool ReadUntil(const std::string& what) {
+    char buf[4096];
+    while (seen.find(what) == std::string::npos) {
+      boost::system::error_code ec;
+      size_t n = sock.read_some(boost::asio::buffer(buf), ec);
+      if (ec) return false;
+      seen.append(buf, n);
+    }
+    return true;
+  }
+};
+
+TEST_F(ApiHttpTest, SseStreamCapAnswers429) {
+  api::ApiOptions options;
+  options.max_streams_per_key = 2;
+  Start(options);
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng());
+  std::string id = nlohmann::json::parse(Submit(alice_, form, "test/gated").body)["job_id"];
+  std::string target = "/api/v1/jobs/" + id + "/events";
+  OpenStream s1(server_->port(), alice_, target);
+  OpenStream s2(server_->port(), alice_, target);
+  ASSERT_EQ(s1.status, 200) << s1.seen;
+  ASSERT_EQ(s2.status, 200) << s2.seen;
+  auto third = Get(alice_, target);
+  EXPECT_EQ(third.status, 429);
+  EXPECT_NE(ErrorCode(third).find("too_many_streams"), std::string::npos) << third.body;
+  EXPECT_FALSE(third.header("retry-after").empty());
+  EXPECT_EQ(service_->stream_stats().open, 2u);
+  EXPECT_EQ(service_->stream_stats().refused, 1u);
+  gated_->Open();
+  EXPECT_TRUE(s1.ReadUntil("event: done"));
+  EXPECT_TRUE(s2.ReadUntil("event: done"));
+}
+
+TEST_F(ApiHttpTest, SseEventArrivesPromptlyWithoutPolling) {
+  api::ApiOptions options;
+  options.stream_keep_alive = absl::Hours(1);
+  Start(options);
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng());
+  std::string id = nlohmann::json::parse(Submit(alice_, form, "test/gated").body)["job_id"];
+  while (gated_->started.load() == 0) absl::SleepFor(absl::Milliseconds(2));
+  OpenStream s(server_->port(), alice_, "/api/v1/jobs/" + id + "/events");
+  ASSERT_EQ(s.status, 200) << s.seen;
+  ASSERT_TRUE(s.ReadUntil("event: state"));
+  uint64_t before = service_->stream_stats().wakeups;
+  absl::SleepFor(absl::Milliseconds(300));                  // the old loop: 12 wakeups here
+  EXPECT_LE(service_->stream_stats().wakeups, before + 1);  // at most a late progress change
+  absl::Time t0 = absl::Now();
+  gated_->Open();
+  ASSERT_TRUE(s.ReadUntil("event: done"));
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(2));
+  EXPECT_NE(s.seen.find("\"status\":\"succeeded\""), std::string::npos) << s.seen;
+}
+
+// Issue 15 (also-fix list): /metrics can be restricted to the admin key
+// (metrics.require_admin) ...
+TEST_F(ApiHttpTest, MetricsRequireAdmin) {
+  before_serve_ = [this] {
+    api::RegisterMetrics(router_, {.require_admin = true}, service_.get(), [] { return "x_metric 1\n"; });
+  };
+  Start();
+  auto anonymous = HttpCall(server_->port(), verb::get, "/metrics");
+  EXPECT_EQ(anonymous.status, 401) << anonymous.body;
+  auto tenant = Get(alice_, "/metrics");
+  EXPECT_EQ(tenant.status, 403) << tenant.body;
+  EXPECT_NE(ErrorCode(tenant).find("permission_denied"), std::string::npos);
+  auto admin = Get(admin_, "/metrics");
+  EXPECT_EQ(admin.status, 200);
+  EXPECT_EQ(admin.body, "x_metric 1\n");
+}
+
+// ... or served on a listener of its own (metrics.listen), not the API's.
+TEST_F(ApiHttpTest, MetricsOnSeparateListener) {
+  Start();
+  http::Router metrics_router;
+  api::RegisterMetrics(metrics_router, {}, service_.get(), [] { return "x_metric 2\n"; });
+  http::ServerOptions so;
+  so.port = 0;
+  http::Server metrics_server(so, [&](http::Request& r, http::RequestContext& c, http::ResponseStream& s) {
+    return metrics_router.Route(r, c, s);
+  });
+  ASSERT_TRUE(metrics_server.Start().ok());
+  EXPECT_EQ(HttpCall(server_->port(), verb::get, "/metrics").status, 404);
+  auto scraped = HttpCall(metrics_server.port(), verb::get, "/metrics");
+  EXPECT_EQ(scraped.status, 200);
+  EXPECT_EQ(scraped.body, "x_metric 2\n");
+  EXPECT_EQ(HttpCall(metrics_server.port(), verb::get, "/api/v1/jobs", Auth(alice_)).status, 404);
+  metrics_server.Stop(absl::Seconds(1));
 }
 
 }  // namespace
