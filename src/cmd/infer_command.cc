@@ -31,13 +31,15 @@ struct InferFlags {
   std::string log_level = "info";
 };
 
-std::unique_ptr<http::Server> StartHttp(const std::string& host, int port, int threads, http::Router router,
-                                        const char* what, int* rc) {
+// `max_connections` 0: the server's default share of the open-file limit.
+std::unique_ptr<http::Server> StartHttp(const std::string& host, int port, int threads, int max_connections,
+                                        http::Router router, const char* what, int* rc) {
   auto shared = std::make_shared<http::Router>(std::move(router));
   http::ServerOptions o;
   o.host = host;
   o.port = static_cast<uint16_t>(port);
   o.threads = threads;
+  o.max_connections = max_connections;
   // Every error on a KServe port has KServe's shape ({"error":"<message>"}),
   // the server's own (400, 413, 431, 503) included; an unknown route or
   // method is answered from the head, before any body byte is read.
@@ -75,9 +77,10 @@ int RunInfer(const InferFlags& f) {
     fmt::print("  model {:<24} {:<4} {} {}\n", e.name, e.version, e.state.empty() ? "NOT LOADED" : e.state, e.reason);
   }
   int rc = 0;
-  auto http = StartHttp(f.host, f.http_port, f.http_threads, frontends::KServeHttpRouter(server->get()), "HTTP", &rc);
+  auto http =
+      StartHttp(f.host, f.http_port, f.http_threads, 0, frontends::KServeHttpRouter(server->get()), "HTTP", &rc);
   if (!http) return rc;
-  auto metrics = StartHttp(f.host, f.metrics_port, 1, frontends::MetricsRouter(server->get()), "metrics", &rc);
+  auto metrics = StartHttp(f.host, f.metrics_port, 1, 64, frontends::MetricsRouter(server->get()), "metrics", &rc);
   if (!metrics) return rc;
   frontends::GrpcOptions go;
   go.host = f.host;
