@@ -1,5 +1,6 @@
 #include "engine/dnnl_conv.h"
 
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -7,7 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "engine/conv_tuning.h"
 #include "engine/dnnl_common.h"
 #include "engine/winograd_conv.h"
 
@@ -83,13 +86,16 @@ struct Compiled {
 
 class DnnlConvKernel : public Kernel {
  public:
-  DnnlConvKernel(ConvParams p, Tensor weights, Tensor bias, std::vector<Tensor> slopes, bool fast)
-      : p_(std::move(p)),
+  DnnlConvKernel(std::string name, ConvParams p, Tensor weights, Tensor bias, std::vector<Tensor> slopes, bool fast,
+                 ConvTuner* tuner)
+      : name_(std::move(name)),
+        p_(std::move(p)),
         weights_(std::move(weights)),
         bias_(std::move(bias)),
         slopes_(std::move(slopes)),
         fast_(fast),
-        wino_ok_(fast && UsesWinograd()) {}
+        wino_ok_(fast && UsesWinograd()),
+        tuner_(tuner ? tuner : ConvTuner::Default()) {}
 
   bool AcceptsOpaqueLayout() const override { return true; }
 
@@ -100,11 +106,22 @@ class DnnlConvKernel : public Kernel {
         return absl::InvalidArgumentError(
             absl::StrCat("Conv: input has ", in[0].dim(1), " channels, weights expect ", weights_.dim(1) * p_.group));
       }
-      if (wino_ok_ && WinogradConv::WorthIt(in[0].dim(0), in[0].dim(2) + p_.pads[0] + p_.pads[2] - 2,
-                                            in[0].dim(3) + p_.pads[1] + p_.pads[3] - 2)) {
-        absl::StatusOr<bool> done = ForwardWinograd(in, out, ctx);
-        if (!done.ok() || *done) return done.status();
+      if (wino_ok_ &&
+          WinogradConv::WorthIt(in[0].dim(0), in[0].dim(2) + p_.pads[0] + p_.pads[2] - 2,
+                                in[0].dim(3) + p_.pads[1] + p_.pads[3] - 2) &&
+          AddendsMatch(in)) {
+        ASSIGN_OR_RETURN(ConvAlgo algo, Choose(in, ctx));
+        if (algo == ConvAlgo::kWinograd) return ForwardWinograd(in, out, ctx);
       }
+      return ForwardDnnl(in, out, ctx);
+    });
+  }
+
+ private:
+  // The oneDNN primitive (direct, or oneDNN's Winograd on AVX-512 in fast
+  // mode), post-ops fused where a JIT kernel takes them.
+  absl::Status ForwardDnnl(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) const {
+    {
       ASSIGN_OR_RETURN(memory::desc src_desc, dnnl_util::DescOf(in[0]));
       std::vector<memory::dims> sum_dims;
       for (const PostOp& op : p_.post_ops) {
@@ -166,10 +183,85 @@ class DnnlConvKernel : public Kernel {
       ctx.Recycle(std::move(scratch), c->pd.scratchpad_desc().get_size());
       out[0] = std::move(dst_t);
       return absl::OkStatus();
-    });
+    }
   }
 
- private:
+  // "conv3x3 n1 ic64 oc64 in256x256 pads1,1,1,1 post=PRelu src=nChw16c": what
+  // the tuning cache keys a decision by (with the CPU, threads, precision).
+  std::string ShapeKey(const Tensor& x) const {
+    std::string post;
+    for (const PostOp& op : p_.post_ops) absl::StrAppend(&post, post.empty() ? "" : ",", op.kind);
+    std::string layout = "plain";
+    if (absl::StatusOr<memory::desc> d = dnnl_util::DescOf(x); d.ok()) {
+      const auto& blk = d->data.format_desc.blocking;
+      if (d->data.format_kind == dnnl_blocked && blk.inner_nblks == 1 && blk.inner_idxs[0] == 1) {
+        layout = absl::StrCat("nChw", blk.inner_blks[0], "c");
+      } else if (!x.is_plain()) {
+        layout = "opaque";
+      }
+    }
+    return absl::StrCat("conv3x3 n", x.dim(0), " ic", x.dim(1), " oc", weights_.dim(0), " in", x.dim(2), "x", x.dim(3),
+                        " pads", p_.pads[0], ",", p_.pads[1], ",", p_.pads[2], ",", p_.pads[3],
+                        " post=", post.empty() ? "none" : post, " src=", layout);
+  }
+
+  // The kernel for this input's shape: decided once per shape (conv_tuning.h),
+  // measured on the real input in a scratch RunContext so the run's own
+  // buffer requests (and so its memory plan) stay those of later runs.
+  absl::StatusOr<ConvAlgo> Choose(std::span<const Tensor> in, RunContext& ctx) const {
+    const std::string shape = ShapeKey(in[0]);
+    absl::MutexLock lock(&tune_mu_);
+    for (const auto& [s, a] : decisions_) {
+      if (s == shape) return a;
+    }
+    // Today's static rule: oneDNN's own Winograd on AVX-512, this one on AVX2.
+    static const bool avx512 = __builtin_cpu_supports("avx512f");
+    const ConvAlgo static_choice = avx512 ? ConvAlgo::kDnnl : ConvAlgo::kWinograd;
+    auto run = [&](ConvAlgo a) -> absl::Status {
+      RunContext trial(ctx.threads());
+      std::vector<Tensor> o(1);
+      return a == ConvAlgo::kWinograd ? ForwardWinograd(in, o, trial) : ForwardDnnl(in, o, trial);
+    };
+    ASSIGN_OR_RETURN(ConvDecision d, tuner_->Choose(shape, ctx.threads(), Precision::kFast, static_choice, run));
+    if (tuner_->log()) {
+      std::fprintf(stderr, "engine tuning: %s '%s' %s: onednn %.2f ms, winograd %.2f ms -> %s (%s)\n",
+                   d.source == ConvDecision::Source::kMeasured ? "measured" : "chose", name_.c_str(), shape.c_str(),
+                   d.dnnl_ms, d.winograd_ms, std::string(ConvAlgoName(d.algo)).c_str(),
+                   std::string(SourceName(d.source)).c_str());
+    }
+    decisions_.emplace_back(shape, d.algo);
+    bool any = false;
+    for (const auto& [s, a] : decisions_) any = any || a == ConvAlgo::kWinograd;
+    if (!any) {
+      absl::MutexLock wl(&wino_mu_);
+      wino_.reset();  // its weights (4× the originals) are not kept for a kernel that lost
+    }
+    return d.algo;
+  }
+
+  // True unless an Add operand broadcasts, which only the oneDNN path handles.
+  bool AddendsMatch(std::span<const Tensor> in) const {
+    const int64_t oh = WinogradConv::OutSize(in[0].dim(2), p_.pads[0], p_.pads[2]);
+    const int64_t ow = WinogradConv::OutSize(in[0].dim(3), p_.pads[1], p_.pads[3]);
+    const Shape out_shape{in[0].dim(0), weights_.dim(0), oh, ow};
+    for (const PostOp& op : p_.post_ops) {
+      if (op.kind != "Sum") continue;
+      if (static_cast<size_t>(op.input) >= in.size() || in[op.input].shape() != out_shape) return false;
+    }
+    return true;
+  }
+
+  // The transformed weights, built on first use, so layers that only ever
+  // see small inputs (or where oneDNN wins) never hold them.
+  std::shared_ptr<const WinogradConv> WinogradWeights() const {
+    absl::MutexLock lock(&wino_mu_);
+    if (!wino_) {
+      wino_ = std::make_shared<const WinogradConv>(
+          weights_.data<float>(), bias_.empty() ? nullptr : bias_.data<float>(), weights_.dim(1), weights_.dim(0));
+    }
+    return wino_;
+  }
+
   // 3×3, stride 1, undilated, ungrouped, explicit pads, channel counts the
   // Winograd kernel takes, and post-ops it can apply.
   bool UsesWinograd() const {
@@ -178,14 +270,11 @@ class DnnlConvKernel : public Kernel {
     for (const PostOp& op : p_.post_ops) {
       if (op.kind == "Sigmoid") return false;
     }
-    // On AVX-512 machines oneDNN's own Winograd (jit_wino_4x3) is used instead.
-    static const bool avx512 = __builtin_cpu_supports("avx512f");
-    return !avx512 && WinogradConv::Supported(weights_.dim(1), weights_.dim(0));
+    return WinogradConv::Supported(weights_.dim(1), weights_.dim(0));
   }
 
-  // The Winograd path, in nChw8c. Returns false (nothing done) when an Add
-  // operand broadcasts, which only the oneDNN path handles.
-  absl::StatusOr<bool> ForwardWinograd(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) const {
+  // The Winograd path, in nChw8c (the Add operands match: AddendsMatch).
+  absl::Status ForwardWinograd(std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) const {
     const int64_t n = in[0].dim(0), ih = in[0].dim(2), iw = in[0].dim(3), oc = weights_.dim(0);
     const int64_t oh = WinogradConv::OutSize(ih, p_.pads[0], p_.pads[2]);
     const int64_t ow = WinogradConv::OutSize(iw, p_.pads[1], p_.pads[3]);
@@ -196,14 +285,9 @@ class DnnlConvKernel : public Kernel {
       if (static_cast<size_t>(op.input) >= in.size() || in[op.input].empty()) {
         return absl::InvalidArgumentError("FusedConv: missing Add operand");
       }
-      if (in[op.input].shape() != out_shape) return false;
+      if (in[op.input].shape() != out_shape) return absl::InternalError("FusedConv: Winograd on a broadcast Add");
     }
-    // The transformed weights are 4× the size of the originals: built on
-    // first use, so layers that only ever see small inputs never hold them.
-    std::call_once(wino_once_, [this] {
-      wino_ = std::make_unique<WinogradConv>(weights_.data<float>(), bias_.empty() ? nullptr : bias_.data<float>(),
-                                             weights_.dim(1), weights_.dim(0));
-    });
+    const std::shared_ptr<const WinogradConv> wino = WinogradWeights();
     dnnl::stream s(dnnl_util::Engine());
     const memory::desc src_desc({n, in[0].dim(1), ih, iw}, dt::f32, tag::nChw8c);
     const memory::desc dst_desc(dnnl_util::ToDims(out_shape), dt::f32, tag::nChw8c);
@@ -234,15 +318,15 @@ class DnnlConvKernel : public Kernel {
     }
     s.wait();
     Tensor dst_t = dnnl_util::NewTensor(dst_desc, out_shape, ctx);
-    const size_t scratch_bytes = wino_->ScratchBytes(n, oh, ow, ctx.threads());
+    const size_t scratch_bytes = wino->ScratchBytes(n, oh, ow, ctx.threads());
     std::shared_ptr<void> scratch = ctx.Scratch(scratch_bytes);
-    wino_->Run(static_cast<const float*>(src.get_data_handle()), n, ih, iw, p_.pads[0], p_.pads[1],
-               static_cast<float*>(dst_t.raw()), oh, ow, ops, ctx.threads(), static_cast<float*>(scratch.get()));
+    wino->Run(static_cast<const float*>(src.get_data_handle()), n, ih, iw, p_.pads[0], p_.pads[1],
+              static_cast<float*>(dst_t.raw()), oh, ow, ops, ctx.threads(), static_cast<float*>(scratch.get()));
     ctx.Recycle(std::move(scratch), scratch_bytes);
     ctx.Release(std::move(src_keep));
     for (Tensor& t : keep) ctx.Release(std::move(t));
     out[0] = std::move(dst_t);
-    return true;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::shared_ptr<const Compiled>> GetCompiled(const Tensor& x, const memory::desc& src_desc,
@@ -412,13 +496,17 @@ class DnnlConvKernel : public Kernel {
     return dst;
   }
 
+  std::string name_;  // the node's, for the tuning log
   ConvParams p_;
   Tensor weights_, bias_;
   std::vector<Tensor> slopes_;  // one per PRelu post-op
   bool fast_;
   bool wino_ok_;  // kFast 3×3 layer the Winograd kernel takes (winograd_conv.h)
-  mutable std::once_flag wino_once_;
-  mutable std::unique_ptr<WinogradConv> wino_;
+  ConvTuner* tuner_;
+  mutable absl::Mutex tune_mu_;  // held while a shape's kernel is being chosen
+  mutable std::vector<std::pair<std::string, ConvAlgo>> decisions_ ABSL_GUARDED_BY(tune_mu_);  // per ShapeKey
+  mutable absl::Mutex wino_mu_;
+  mutable std::shared_ptr<const WinogradConv> wino_ ABSL_GUARDED_BY(wino_mu_);
   mutable std::mutex mu_;
   mutable std::vector<std::shared_ptr<Compiled>> cache_;
   mutable std::vector<std::pair<memory::desc, memory>> weights_cache_;
@@ -454,8 +542,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeConv(const KernelInit& init) {
       return absl::UnimplementedError("PRelu slope must have 1 or C elements");
     }
   }
-  return std::unique_ptr<Kernel>(
-      new DnnlConvKernel(std::move(p), *w, bias, std::move(slopes), init.precision == Precision::kFast));
+  return std::unique_ptr<Kernel>(new DnnlConvKernel(init.node.name, std::move(p), *w, bias, std::move(slopes),
+                                                    init.precision == Precision::kFast, init.conv_tuner));
 }
 
 }  // namespace

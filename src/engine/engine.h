@@ -31,6 +31,10 @@ struct ModelOptions {
   bool fold_constants = true;
   // File access (nullptr: Env::Default()).
   Env* env = nullptr;
+  // Chooses the 3×3 convolution kernels by measurement, with its cache
+  // (conv_tuning.h; not owned; nullptr: ConvTuner::Default(), configured by
+  // IMAGEN_ENGINE_TUNING).
+  ConvTuner* conv_tuner = nullptr;
 };
 
 // Name, element type and shape of a model input or output; dynamic

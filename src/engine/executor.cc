@@ -56,7 +56,7 @@ absl::StatusOr<std::shared_ptr<const CompiledModel>> CompiledModel::Compile(Grap
 
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& node = graph.nodes[i];
-    KernelInit init{node, graph, {}, options.precision, model->threads_};
+    KernelInit init{node, graph, {}, options.precision, model->threads_, options.conv_tuner};
     for (ValueId in : node.inputs) {
       auto it = in == kNoValue ? graph.initializers.end() : graph.initializers.find(in);
       init.constants.push_back(it == graph.initializers.end() ? nullptr : &it->second);

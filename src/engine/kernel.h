@@ -21,6 +21,8 @@
 
 namespace imagen::engine {
 
+class ConvTuner;  // conv_tuning.h
+
 // Which kernel family implements an op. A GPU backend (cuDNN) is a later
 // addition: it registers under kCuda and the executor does not change.
 enum class Backend { kReference, kDnnl, kCuda };
@@ -109,6 +111,9 @@ struct KernelInit {
   std::vector<const Tensor*> constants;
   Precision precision = Precision::kFast;
   int threads = 1;
+  // Chooses between kernels by measurement (conv_tuning.h); nullptr:
+  // ConvTuner::Default().
+  ConvTuner* conv_tuner = nullptr;
 
   const Tensor* constant(size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
 };
