@@ -1,16 +1,20 @@
-// `imagen keys`: create, list and revoke API keys in a data folder's job
-// store. Works while `imagen serve` runs on the same folder (SQLite WAL, busy
-// timeout); a revoked key is refused by the server's next lookup.
+// `imagen keys`: create, list and revoke API keys and rotate their webhook
+// secrets in a data folder's job store. Works while `imagen serve` runs on
+// the same folder (SQLite WAL, busy timeout); a revoked key is refused by the
+// server's next lookup. Webhook secrets are sealed under the same secret key
+// as the server's (IMAGEN_SECRET_KEY or DIR/secret.key).
 #include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "absl/time/time.h"
 #include "cmd/commands.h"
 #include "common/clock.h"
 #include "common/env.h"
 #include "fmt/core.h"
 #include "jobs/api_keys.h"
 #include "jobs/job_store.h"
+#include "jobs/secret_box.h"
 #include "nlohmann/json.hpp"
 
 namespace imagen {
@@ -25,13 +29,19 @@ struct KeysFlags {
   int max_priority = 0;
   int64_t max_queued = 0;
   bool json = false;
-  std::string key;  // revoke: id or id prefix
+  std::string key;  // revoke, rotate-webhook-secret: id or id prefix
+  double grace_hours = 24;
 };
 
 absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenStore(const std::string& data_dir) {
   Env* env = Env::Default();
   if (absl::Status s = env->CreateDirs(data_dir); !s.ok()) return s;
-  return jobs::JobStore::Open(data_dir + "/jobs.db", Clock::Real());
+  auto store = jobs::JobStore::Open(data_dir + "/jobs.db", Clock::Real());
+  if (!store.ok()) return store;
+  auto box = jobs::SecretBox::FromEnvOrFile(data_dir);
+  if (!box.ok()) return box.status();
+  if (absl::Status s = (*store)->UseSecretBox(std::move(*box)); !s.ok()) return s;
+  return store;
 }
 
 int Create(const KeysFlags& f) {
@@ -104,10 +114,37 @@ int Revoke(const KeysFlags& f) {
   return 0;
 }
 
+int RotateSecret(const KeysFlags& f) {
+  auto store = OpenStore(f.data_dir);
+  if (!store.ok()) {
+    fmt::print(stderr, "imagen keys rotate-webhook-secret: {}\n", std::string(store.status().message()));
+    return 1;
+  }
+  auto key = jobs::RotateWebhookSecret(store->get(), f.key, absl::Seconds(f.grace_hours * 3600));
+  if (!key.ok()) {
+    fmt::print(stderr, "imagen keys rotate-webhook-secret: {}\n", std::string(key.status().message()));
+    return absl::IsNotFound(key.status()) || absl::IsInvalidArgument(key.status()) ? 2 : 1;
+  }
+  std::string until = absl::FormatTime(absl::RFC3339_sec, *key->previous_secret_until, absl::UTCTimeZone());
+  if (f.json) {
+    fmt::print("{}\n",
+               nlohmann::json{
+                   {"key_id", key->id}, {"webhook_secret", key->webhook_secret}, {"previous_secret_valid_until", until}}
+                   .dump());
+  } else {
+    fmt::print(
+        "webhook secret of '{}' ({}) rotated. The new secret is shown only once:\n  webhook secret: {}\n"
+        "Deliveries are signed with the new and the previous secret until {} (two v1, signatures in "
+        "webhook-signature), then with the new one only.\n",
+        key->name, key->id, key->webhook_secret, until);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddKeysCommand(CLI::App& app, int* rc) {
-  CLI::App* keys = app.add_subcommand("keys", "Create, list and revoke API keys");
+  CLI::App* keys = app.add_subcommand("keys", "Create, list and revoke API keys; rotate webhook secrets");
   keys->require_subcommand(1);
   auto flags = std::make_shared<KeysFlags>();
   CLI::App* create = keys->add_subcommand("create", "Create an API key; prints it and its webhook secret once");
@@ -131,6 +168,14 @@ void AddKeysCommand(CLI::App& app, int* rc) {
   revoke->add_option("key", flags->key, "the key's id (key_...) or a unique prefix of it")->required();
   revoke->add_option("--data-dir", flags->data_dir, "data folder of imagen serve (default ./data)");
   revoke->callback([rc, flags] { *rc = Revoke(*flags); });
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate-webhook-secret", "Give a key a new webhook secret; the old one keeps signing for a grace period");
+  rotate->add_option("key", flags->key, "the key's id (key_...) or a unique prefix of it")->required();
+  rotate->add_option("--data-dir", flags->data_dir, "data folder of imagen serve (default ./data)");
+  rotate->add_option("--grace-hours", flags->grace_hours, "hours the old secret keeps signing too (default 24)")
+      ->check(CLI::NonNegativeNumber);
+  rotate->add_flag("--json", flags->json, "print {\"key_id\",\"webhook_secret\",\"previous_secret_valid_until\"} only");
+  rotate->callback([rc, flags] { *rc = RotateSecret(*flags); });
 }
 
 }  // namespace imagen

@@ -182,6 +182,13 @@ int RunServe(const Config& config) {
   auto store_or = jobs::JobStore::Open(data_dir + "/jobs.db", Clock::Real());
   if (!store_or.ok()) return fail("cannot open the job store", store_or.status());
   jobs::JobStore* store = store_or->get();
+  // Webhook secrets at rest: sealed under IMAGEN_SECRET_KEY or DIR/secret.key
+  // (docs/jobs.md, "Secrets at rest"); plaintext rows are sealed now.
+  std::string secret_source;
+  auto box = jobs::SecretBox::FromEnvOrFile(data_dir, &secret_source);
+  if (!box.ok()) return fail("cannot load the secret key", box.status());
+  if (absl::Status s = store->UseSecretBox(std::move(*box)); !s.ok()) return fail("cannot seal webhook secrets", s);
+  spdlog::info("webhook secrets sealed at rest with the key from {}", secret_source);
   auto admin = EnsureAdminKey(env, data_dir);
   if (!admin.ok()) return fail("cannot prepare the admin key", admin.status());
   if (auto k = jobs::EnsureApiKey(store, admin->key, {.name = "admin", .admin = true}); !k.ok()) {

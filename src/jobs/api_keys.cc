@@ -46,4 +46,9 @@ absl::StatusOr<ApiKey> EnsureApiKey(JobStore* store, const std::string& token, c
   return k;
 }
 
+absl::StatusOr<ApiKey> RotateWebhookSecret(JobStore* store, const std::string& id_or_prefix, absl::Duration grace) {
+  if (grace < absl::ZeroDuration()) return absl::InvalidArgumentError("the grace period must be >= 0");
+  return store->RotateWebhookSecret(id_or_prefix, NewWebhookSecret(), store->clock()->Now() + grace);
+}
+
 }  // namespace imagen::jobs

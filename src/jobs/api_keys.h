@@ -28,5 +28,9 @@ absl::StatusOr<CreatedKey> CreateApiKey(JobStore* store, const KeyOptions& optio
 // Stores an existing token (the admin key file) if its hash is not known yet.
 absl::StatusOr<ApiKey> EnsureApiKey(JobStore* store, const std::string& token, const KeyOptions& options);
 std::string HashApiKey(const std::string& token);
+// A new webhook secret for the key `id_or_prefix`; deliveries are signed
+// with the new and the old one until `grace` has passed, then with the new
+// one only. Returns the key with both (the new one to be shown once).
+absl::StatusOr<ApiKey> RotateWebhookSecret(JobStore* store, const std::string& id_or_prefix, absl::Duration grace);
 
 }  // namespace imagen::jobs

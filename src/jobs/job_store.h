@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "jobs/job.h"
+#include "jobs/secret_box.h"
 #include "jobs/sqlite_db.h"
 #include "jobs/wal_syncer.h"
 
@@ -37,7 +38,7 @@ struct ApiKey {
   std::string id;
   std::string name;
   std::string key_hash;        // sha256 hex of the bearer token
-  std::string webhook_secret;  // "whsec_" + base64 of 32 random bytes
+  std::string webhook_secret;  // "whsec_" + base64 of 32 random bytes (sealed at rest, see UseSecretBox)
   double rate = 0;             // requests per second; 0 = unlimited
   int max_concurrent = 0;      // running jobs at once; 0 = unlimited
   bool admin = false;
@@ -47,7 +48,15 @@ struct ApiKey {
   int max_priority = 0;
   int64_t max_queued = 0;                // queued jobs at once; 0 = the store's default
   std::optional<absl::Time> revoked_at;  // set: the key no longer authenticates
+  // After a rotation: the secret before it, still signing deliveries (next
+  // to webhook_secret) until previous_secret_until.
+  std::string previous_webhook_secret;
+  std::optional<absl::Time> previous_secret_until;
 };
+
+// The secrets a delivery at `now` is signed with: the current one, then the
+// previous one during its grace period.
+std::vector<std::string> SigningSecrets(const ApiKey& key, absl::Time now);
 
 struct NewJob {
   std::string key_id;
@@ -117,6 +126,12 @@ class JobStore {
   // Must be set before the store is shared.
   void SetListener(JobListener listener) { listener_ = std::move(listener); }
   void SetQueuePolicy(QueuePolicy policy) { queue_policy_ = policy; }
+  // From now on webhook secrets are written sealed under `box` (AES-256-GCM,
+  // bound to the key id), and this seals every plaintext one already stored
+  // (older databases). Fails, changing nothing, when a sealed secret does
+  // not open with `box` (another IMAGEN_SECRET_KEY or secret.key). Plaintext
+  // rows are read as before. Call before the store is shared.
+  absl::Status UseSecretBox(SecretBox box);
   Clock* clock() const { return clock_; }
   absl::Status Ping();
 
@@ -130,6 +145,11 @@ class JobStore {
   // (at least 4 characters). Durable on return; idempotent. Admin keys are
   // refused (the admin key file is re-registered at every start).
   absl::StatusOr<ApiKey> RevokeKey(const std::string& id_or_prefix);
+  // Makes `new_secret` the key's webhook secret (same id or prefix rule as
+  // RevokeKey); the current one becomes previous_webhook_secret until
+  // `previous_until`. Durable on return. Revoked keys are refused.
+  absl::StatusOr<ApiKey> RotateWebhookSecret(const std::string& id_or_prefix, const std::string& new_secret,
+                                             absl::Time previous_until);
 
   // --- jobs ---
   // With an idempotency key already used by `key_id`: the same request_hash
@@ -200,6 +220,12 @@ class JobStore {
   JobStore(std::unique_ptr<Db> db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
   absl::Status Migrate();
   absl::Status InsertKeyLocked(const ApiKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The one key whose id is `id_or_prefix` or starts with it, inside an open transaction.
+  absl::StatusOr<ApiKey> MatchKeyLocked(const std::string& id_or_prefix) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The webhook_secret column of `key`: "current[,previous,until_us]", sealed when a box is set.
+  std::string EncodeSecrets(const ApiKey& key) const;
+  // Fills the secrets of a row read by RowToKey from its column text.
+  void DecodeSecrets(ApiKey& key) const;
   absl::Status SweepLocked(absl::Time cutoff, int limit, SweptBlobs& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A key's limits and queued count, read once per batch.
   struct KeyState {
@@ -238,6 +264,7 @@ class JobStore {
   Clock* clock_;
   JobListener listener_;
   QueuePolicy queue_policy_;
+  std::optional<SecretBox> box_;  // set by UseSecretBox before sharing
   // Fair share: when each key was last served a lease (a counter, not a time).
   std::map<std::string, uint64_t> last_served_ ABSL_GUARDED_BY(mu_);
   uint64_t serve_counter_ ABSL_GUARDED_BY(mu_) = 0;

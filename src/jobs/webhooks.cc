@@ -35,6 +35,22 @@ absl::StatusOr<std::map<std::string, std::string>> WebhookHeaders(const std::str
       {"webhook-id", msg_id}, {"webhook-timestamp", std::to_string(timestamp)}, {"webhook-signature", sig}};
 }
 
+absl::StatusOr<std::map<std::string, std::string>> WebhookHeaders(const std::vector<std::string>& secrets,
+                                                                  const std::string& msg_id, int64_t timestamp,
+                                                                  const std::string& body) {
+  if (secrets.empty() || secrets[0].empty()) {
+    return absl::FailedPreconditionError(
+        "the key's webhook secret cannot be opened (jobs.db sealed it under another IMAGEN_SECRET_KEY or secret.key)");
+  }
+  std::string sigs;
+  for (const std::string& secret : secrets) {
+    ASSIGN_OR_RETURN(std::string sig, SignWebhook(secret, msg_id, timestamp, body));
+    absl::StrAppend(&sigs, sigs.empty() ? "" : " ", sig);
+  }
+  return std::map<std::string, std::string>{
+      {"webhook-id", msg_id}, {"webhook-timestamp", std::to_string(timestamp)}, {"webhook-signature", sigs}};
+}
+
 WebhookDispatcher::WebhookDispatcher(JobStore* store, WebhookOptions options,
                                      std::function<void(const std::string&)> outcome)
     : store_(store),
@@ -71,7 +87,7 @@ void WebhookDispatcher::Deliver(const WebhookDelivery& d) {
     ASSIGN_OR_RETURN(Url url, ParseUrl(d.url));
     ASSIGN_OR_RETURN(auto addresses, options_.checker->CheckAndWait(url, options_.policy));
     int64_t ts = absl::ToUnixSeconds(clock->Now());
-    ASSIGN_OR_RETURN(auto headers, WebhookHeaders(key->webhook_secret, d.msg_id, ts, d.payload));
+    ASSIGN_OR_RETURN(auto headers, WebhookHeaders(SigningSecrets(*key, clock->Now()), d.msg_id, ts, d.payload));
     ASSIGN_OR_RETURN(HttpResult r, options_.post(url, addresses, headers, d.payload, options_.timeout));
     status = r.status;
     if (status >= 200 && status < 300) return absl::OkStatus();

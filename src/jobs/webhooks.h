@@ -1,7 +1,8 @@
 // Webhook delivery: Standard Webhooks signing and the dispatcher that drains
 // the store's outbox. Each delivery is POSTed with webhook-id,
 // webhook-timestamp and webhook-signature ("v1,<base64 HMAC-SHA256 of
-// id.timestamp.body>" keyed by the API key's secret); 2xx ends it, 410 stops
+// id.timestamp.body>" keyed by the API key's secret, and by its previous one
+// too for a grace period after `imagen keys rotate-webhook-secret`); 2xx ends it, 410 stops
 // it (gone), anything else retries with exponential backoff and jitter until
 // the attempts run out (failed). Outcomes are written back to the outbox, so
 // they are visible on the job and survive restarts.
@@ -41,6 +42,12 @@ absl::StatusOr<std::string> SignWebhook(const std::string& secret, const std::st
 // The three headers for one delivery.
 absl::StatusOr<std::map<std::string, std::string>> WebhookHeaders(const std::string& secret, const std::string& msg_id,
                                                                   int64_t timestamp, const std::string& body);
+// Signed with each of `secrets` (during a rotation the new and the old one):
+// webhook-signature lists one "v1,..." per secret, space-separated, as
+// Standard Webhooks allows; a receiver accepts any signature it can verify.
+absl::StatusOr<std::map<std::string, std::string>> WebhookHeaders(const std::vector<std::string>& secrets,
+                                                                  const std::string& msg_id, int64_t timestamp,
+                                                                  const std::string& body);
 
 // Sends one delivery (seam: tests inject a receiver that never answers).
 using WebhookPoster = std::function<absl::StatusOr<HttpResult>(
