@@ -105,6 +105,11 @@ ApiService::ApiService(jobs::JobStore* store, jobs::BlobStore* blobs, jobs::JobE
 
 std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& req, http::Response* error) {
   auto it = req.find(bh::field::authorization);
+  // The web UI's session cookie (api/session_store.h) stands for its key.
+  if (it == req.end() && sessions_ != nullptr && SessionStore::HasCookie(req)) {
+    auto hash = sessions_->KeyHashFor(req, error);  // 401 expired, 403 cross-origin
+    return hash ? CallerForHash(req, *hash, error) : std::nullopt;
+  }
   if (it == req.end()) {
     *error = Err(req, Status::unauthorized, "unauthenticated", "missing 'Authorization: Bearer <key>' header");
     error->set(bh::field::www_authenticate, "Bearer");
@@ -117,7 +122,11 @@ std::optional<ApiService::Caller> ApiService::Authenticate(const http::Request& 
     return std::nullopt;
   }
   std::string token(absl::StripAsciiWhitespace(ToAbsl(value.substr(7))));
-  std::string hash = jobs::HashApiKey(token);
+  return CallerForHash(req, jobs::HashApiKey(token), error);
+}
+
+std::optional<ApiService::Caller> ApiService::CallerForHash(const http::Request& req, const std::string& hash,
+                                                            http::Response* error) {
   absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&keys_mu_);
@@ -185,6 +194,10 @@ std::optional<http::Response> ApiService::CheckHeaders(const http::Request& head
   std::string_view target = head.target();
   target = target.substr(0, target.find('?'));
   if (!target.starts_with("/api/v1/") || target == "/api/v1/operations") return std::nullopt;
+  if (target == "/api/v1/session") {  // the web UI's login (api/web_ui.h) checks the key itself
+    limits.body_limit = std::min<uint64_t>(limits.body_limit, kSmallBodyLimit);
+    return std::nullopt;
+  }
   http::Response error;
   if (!Authenticate(head, &error)) return error;
   if (!(head.method() == http::Verb::post && target.starts_with("/api/v1/images/"))) {

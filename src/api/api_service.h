@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_options.h"
+#include "api/session_store.h"
 #include "api/stream_hub.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -42,6 +43,8 @@ class ApiService {
   std::optional<http::Response> CheckHeaders(const http::Request& head, http::RequestLimits& limits);
   // Called on each accepted submission with the submit handler's own time.
   void SetSubmitObserver(std::function<void(double seconds)> fn) { on_submit_ = std::move(fn); }
+  // Also accept the web UI's session cookie (not owned; outlives this).
+  void SetSessionStore(SessionStore* sessions) { sessions_ = sessions; }
   // nullopt when `req` carries the admin key; else 401 (no or unknown key)
   // or 403 naming `what`. For routes outside /api/v1 (e.g. /metrics).
   std::optional<http::Response> RequireAdmin(const http::Request& req, std::string_view what);
@@ -58,6 +61,8 @@ class ApiService {
   };
   // 401 response in `error` when the bearer key is missing or unknown.
   std::optional<Caller> Authenticate(const http::Request& req, http::Response* error);
+  // The caller whose key has sha256 `hash` (cached for a second), or a 401.
+  std::optional<Caller> CallerForHash(const http::Request& req, const std::string& hash, http::Response* error);
   // The caller's job, or a 404 response (also for another key's job).
   std::optional<jobs::Job> OwnJob(const http::Request& req, const Caller& caller, const std::string& id,
                                   http::Response* error);
@@ -85,6 +90,7 @@ class ApiService {
   // commit that makes their row and input durable.
   std::unique_ptr<jobs::SubmitCommitter> committer_;
   std::function<void(double)> on_submit_;
+  SessionStore* sessions_ = nullptr;
   StreamHub streams_;
   absl::Mutex keys_mu_;
   // sha256 of a bearer token -> (key, cached until)

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "api/api_service.h"
+#include "api/web_ui.h"
 #include "api/metrics_access.h"
 #include "cmd/admin_key.h"
 #include "cmd/commands.h"
@@ -322,6 +323,11 @@ int RunServe(const Config& config) {
                          return metrics.Serialize();
                        });
   api_service.Register(router);
+  api::SessionStore sessions;  // the web UI at / (api/web_ui.h) logs in with a session cookie
+  api_service.SetSessionStore(&sessions);
+  api::RegisterWebUi(
+      router, &sessions, store,
+      {.image = api_options.image, .max_upload_bytes = uint64_t(config.GetInt("server.body_limit_bytes"))});
 
   http::ServerOptions options;
   options.host = listen->host;
