@@ -183,11 +183,14 @@ $("job-form").addEventListener("submit", async (e) => {
   state.busy = true;
   $("run").disabled = true;
   clearErrors($("job-form"));
+  $("status").textContent = "submitting";
+  $("progress").value = 0;
   const op = currentOp();
   await fileReady;
   if (!state.file) {
     $("file-error").textContent = "Choose an image first.";
     $("file").focus();
+    $("status").textContent = "";
     state.busy = false;
     $("run").disabled = false;
     return;
@@ -214,6 +217,7 @@ $("job-form").addEventListener("submit", async (e) => {
     setProgress(final);
     if (final.status === "succeeded") showResult(final);
   } catch (err) {
+    $("status").textContent = "";
     if (!handleAuth(err)) {
       if (!(err instanceof ApiError && err.param && showParamError($("params"), err.param, err.message))) {
         $("submit-error").textContent = err.message;

@@ -172,6 +172,17 @@ def check_headers(server):
     check("Bearer keys keep working", s == 200, s)
 
 
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def find_axe():
+    """axe-core's axe.min.js: $AXE_CORE_JS, else tools/npm (./run installs it)."""
+    for p in (os.environ.get("AXE_CORE_JS", ""), os.path.join(ROOT, "tools/npm/node_modules/axe-core/axe.min.js")):
+        if p and os.path.exists(p):
+            return p
+    return ""
+
+
 def main():
     missing = missing_prereqs()
     if missing:
@@ -227,10 +238,30 @@ def main():
         def text(i):
             return by_id(i).text
 
+        axe = find_axe()
+        if not axe and os.environ.get("CI") == "true":
+            check("axe-core is installed (tools/npm: npm install axe-core)", False)
+
+        def a11y(name):
+            """No WCAG 2.0/2.1 A/AA violations from axe-core in the view shown."""
+            if not axe:
+                print("skip - axe-core not installed: no accessibility check of " + name)
+                return
+            if not driver.execute_script("return !!window.axe"):
+                # Through the driver (DevTools), not a <script> tag: the page's CSP stays strict.
+                driver.execute_script(open(axe, encoding="utf-8").read())
+            r = driver.execute_script("return await axe.run(document, {runOnly: {type: 'tag', values: %s}})"
+                                      % json.dumps(AXE_TAGS))
+            v = ["%s (%s): %s" % (x["id"], x["impact"], "; ".join(n["target"][0] if isinstance(n["target"][0], str)
+                                                                else str(n["target"]) for n in x["nodes"][:3]))
+                 for x in r["violations"]]
+            check("axe-core: no WCAG A/AA violations on " + name, not v, v)
+
         driver.get(server.url + "/")
         wait.until(lambda d: d.execute_script("return document.body.dataset.ready === 'true'"))
         check("not logged in: the login form shows", by_id("view-login").is_displayed())
         shots("login")
+        a11y("login")
         by_id("api-key").send_keys("imk_wrong")
         by_id("api-key").send_keys(Keys.ENTER)
         wait.until(lambda d: text("login-error"))
@@ -284,6 +315,7 @@ def main():
         for _ in range(50):
             slider.send_keys(Keys.ARROW_LEFT)
         shots("single-result")
+        a11y("single-result")
         link.click()
         path = os.path.join(downloads, fname)
         deadline = time.time() + 30
@@ -295,6 +327,7 @@ def main():
         driver.find_element(By.CSS_SELECTOR, 'input[name="view"][value="side"]').click()
         check("side-by-side view shows", by_id("side").is_displayed() and not by_id("compare").is_displayed())
         shots("single-side")
+        a11y("single-side")
         driver.find_element(By.CSS_SELECTOR, 'input[name="view"][value="slider"]').click()
 
         # Copy as curl names the route and the Idempotency-Key.
@@ -324,6 +357,7 @@ def main():
               err or text("submit-error"))
         check("the field is marked invalid", by_id("param-strength").get_attribute("aria-invalid") == "true")
         shots("single-validation")
+        a11y("single-validation")
 
         # Cancel a slow job.
         if "echo" in names:
@@ -349,16 +383,19 @@ def main():
         states = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows]
         check("a batch of 5 succeeds", len(rows) == 5 and all(s == "succeeded" for s in states), states)
         shots("batch")
+        a11y("batch")
 
         # History and admin.
         driver.find_element(By.CSS_SELECTOR, ".tab[data-view=history]").click()
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-table tbody tr")) >= 8)
         check("history lists the jobs", True)
         shots("history")
+        a11y("history")
         driver.find_element(By.CSS_SELECTOR, ".tab[data-view=admin]").click()
         wait.until(lambda d: "dead-lettered" in text("admin-status"))
         check("admin view loads the dead-letter list", True)
         shots("admin")
+        a11y("admin")
 
         # No CSP or script errors in the console.
         logs = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
