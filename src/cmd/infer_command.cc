@@ -1,5 +1,6 @@
 // `imagen infer`: the Triton-compatible inference server alone — KServe v2
 // over HTTP and gRPC and Prometheus metrics, over a model repository.
+#include <cctype>
 #include <memory>
 
 #include "cmd/commands.h"
@@ -29,7 +30,25 @@ struct InferFlags {
   double poll_secs = 15;
   double grace_secs = 10;
   std::string log_level = "info";
+  std::vector<std::string> http_restricted, grpc_restricted;
 };
+
+// Triton's restricted protocol groups from repeated flag values.
+absl::StatusOr<frontends::RestrictedApis> Restricted(const std::vector<std::string>& specs, bool grpc) {
+  frontends::RestrictedApis r;
+  for (const auto& spec : specs) {
+    // gRPC metadata keys are lower case on the wire.
+    std::string value = spec;
+    if (grpc) {
+      size_t colon = value.find(':'), eq = value.find('=', colon == std::string::npos ? 0 : colon);
+      if (colon != std::string::npos && eq != std::string::npos) {
+        for (size_t i = colon + 1; i < eq; ++i) value[i] = static_cast<char>(std::tolower(value[i]));
+      }
+    }
+    if (absl::Status s = r.Add(value); !s.ok()) return s;
+  }
+  return r;
+}
 
 // `max_connections` 0: the server's default share of the open-file limit.
 std::unique_ptr<http::Server> StartHttp(const std::string& host, int port, int threads, int max_connections,
@@ -76,15 +95,25 @@ int RunInfer(const InferFlags& f) {
   for (const auto& e : (*server)->RepositoryIndex(false)) {
     fmt::print("  model {:<24} {:<4} {} {}\n", e.name, e.version, e.state.empty() ? "NOT LOADED" : e.state, e.reason);
   }
+  auto http_restricted = Restricted(f.http_restricted, false);
+  auto grpc_restricted = Restricted(f.grpc_restricted, true);
+  for (const auto* r : {&http_restricted, &grpc_restricted}) {
+    if (!r->ok()) {
+      fmt::print(stderr, "imagen infer: {}\n", r->status().message());
+      return 2;
+    }
+  }
   int rc = 0;
   auto http =
-      StartHttp(f.host, f.http_port, f.http_threads, 0, frontends::KServeHttpRouter(server->get()), "HTTP", &rc);
+      StartHttp(f.host, f.http_port, f.http_threads, 0,
+                frontends::KServeHttpRouter(server->get(), 64ull << 20, std::move(*http_restricted)), "HTTP", &rc);
   if (!http) return rc;
   auto metrics = StartHttp(f.host, f.metrics_port, 1, 64, frontends::MetricsRouter(server->get()), "metrics", &rc);
   if (!metrics) return rc;
   frontends::GrpcOptions go;
   go.host = f.host;
   go.port = static_cast<uint16_t>(f.grpc_port);
+  go.restricted = std::move(*grpc_restricted);
   frontends::GrpcFrontend grpc(server->get(), go);
   if (absl::Status s = grpc.Start(); !s.ok()) {
     fmt::print(stderr, "imagen infer: {}\n", s.message());
@@ -124,6 +153,13 @@ void AddInferCommand(CLI::App& app, int* rc) {
   cmd->add_option("--repository-poll-secs", f->poll_secs, "poll mode: seconds between repository scans");
   cmd->add_option("--shutdown-grace-secs", f->grace_secs, "Time in-flight requests get to finish on SIGTERM");
   cmd->add_option("--log-level", f->log_level, "trace, debug, info, warn, error, off");
+  cmd->add_option(
+      "--http-restricted-api", f->http_restricted,
+      "<group>[,<group>...]:<header>=<value>: those KServe HTTP groups need the header (repeatable; groups: "
+      "health, metadata, inference, shared-memory, model-config, model-repository, statistics, trace, "
+      "logging)");
+  cmd->add_option("--grpc-restricted-protocol", f->grpc_restricted,
+                  "<group>[,<group>...]:<key>=<value>: those gRPC groups need the metadata key (repeatable)");
   cmd->callback([rc, f] {
     if (absl::Status s = InitLogging({f->log_level, false}); !s.ok()) {
       fmt::print(stderr, "imagen infer: {}\n", s.message());

@@ -86,6 +86,7 @@ class UnaryCall final : public CqTag {
   static void Arm(const Method* m) { new UnaryCall(m); }
 
   Req* request() { return &request_; }
+  grpc::ServerContext* context() { return &ctx_; }
   // Becomes true when the client cancels the call (methods with watch_cancel;
   // null otherwise).
   std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }

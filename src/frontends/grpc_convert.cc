@@ -58,6 +58,33 @@ bool IntParam(const google::protobuf::Map<std::string, inference::InferParameter
   return true;
 }
 
+struct ShmParams {
+  std::string region;  // empty: none given
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
+
+// A tensor's shared_memory_region (string) / _byte_size / _offset (int64 or
+// uint64) parameters: region and byte size go together, offset defaults to 0.
+absl::Status ReadShmParams(const google::protobuf::Map<std::string, inference::InferParameter>& params,
+                           const char* what, const std::string& tensor, ShmParams* out) {
+  auto region = params.find("shared_memory_region");
+  bool has_size = params.count("shared_memory_byte_size") > 0;
+  if (region == params.end() && !has_size) return absl::OkStatus();
+  if (region == params.end() || !has_size || !region->second.has_string_param() ||
+      region->second.string_param().empty() || !IntParam(params, "shared_memory_byte_size", &out->byte_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " '", tensor,
+                                                   "': shared memory needs both shared_memory_region (string_param) "
+                                                   "and shared_memory_byte_size (int64_param)"));
+  }
+  if (params.count("shared_memory_offset") > 0 && !IntParam(params, "shared_memory_offset", &out->offset)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " '", tensor, "': shared_memory_offset must be an int64_param"));
+  }
+  out->region = region->second.string_param();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<serving::InferRequest> FromProto(const inference::ModelInferRequest& in) {
@@ -65,7 +92,9 @@ absl::StatusOr<serving::InferRequest> FromProto(const inference::ModelInferReque
   return FromProto(&copy);
 }
 
-absl::StatusOr<serving::InferRequest> FromProto(inference::ModelInferRequest* mutable_in) {
+absl::StatusOr<serving::InferRequest> FromProto(inference::ModelInferRequest* mutable_in,
+                                                const serving::SharedMemoryManager* shm,
+                                                serving::SharedMemoryOutputs* shm_outputs) {
   const inference::ModelInferRequest& in = *mutable_in;
   serving::InferRequest r;
   r.model_name = in.model_name();
@@ -73,11 +102,23 @@ absl::StatusOr<serving::InferRequest> FromProto(inference::ModelInferRequest* mu
   r.id = in.id();
   IntParam(in.parameters(), "priority", &r.priority);
   IntParam(in.parameters(), "timeout", &r.timeout_us);
-  bool raw = in.raw_input_contents_size() > 0;
-  if (raw && in.raw_input_contents_size() != in.inputs_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected ", in.inputs_size(), " raw_input_contents (one per input), got ", in.raw_input_contents_size()));
+  // raw_input_contents holds one entry per input not in shared memory.
+  std::vector<ShmParams> shm_in(static_cast<size_t>(in.inputs_size()));
+  int plain = 0;
+  for (int i = 0; i < in.inputs_size(); ++i) {
+    const auto& t = in.inputs(i);
+    if (absl::Status s = ReadShmParams(t.parameters(), "input", t.name(), &shm_in[static_cast<size_t>(i)]); !s.ok()) {
+      return s;
+    }
+    if (shm_in[static_cast<size_t>(i)].region.empty()) ++plain;
   }
+  bool raw = in.raw_input_contents_size() > 0;
+  if (raw && in.raw_input_contents_size() != plain) {
+    return absl::InvalidArgumentError(absl::StrCat("expected ", plain,
+                                                   " raw_input_contents (one per input not in shared memory), got ",
+                                                   in.raw_input_contents_size()));
+  }
+  int raw_index = 0;
   for (int i = 0; i < in.inputs_size(); ++i) {
     const auto& t = in.inputs(i);
     serving::Tensor tensor;
@@ -88,12 +129,21 @@ absl::StatusOr<serving::InferRequest> FromProto(inference::ModelInferRequest* mu
       return absl::InvalidArgumentError(
           absl::StrCat("invalid datatype '", t.datatype(), "' for input '", t.name(), "'"));
     }
-    if (raw) {
+    const ShmParams& p = shm_in[static_cast<size_t>(i)];
+    if (!p.region.empty()) {
+      if (t.has_contents()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", t.name(), "' has shared_memory_region and also contents; give one"));
+      }
+      if (shm == nullptr) return absl::InvalidArgumentError("shared memory is not enabled on this endpoint");
+      absl::Status s = serving::ReadSharedMemoryInput(*shm, p.region, p.offset, p.byte_size, &tensor);
+      if (!s.ok()) return s;
+    } else if (raw) {
       if (t.has_contents()) {
         return absl::InvalidArgumentError(
             absl::StrCat("contents field must not be specified when using raw_input_contents for '", t.name(), "'"));
       }
-      tensor.data = std::move(*mutable_in->mutable_raw_input_contents(i));
+      tensor.data = std::move(*mutable_in->mutable_raw_input_contents(raw_index++));
     } else {
       auto data = ContentsToRaw(t.datatype(), t.contents());
       if (!data.ok()) return data.status();
@@ -101,7 +151,18 @@ absl::StatusOr<serving::InferRequest> FromProto(inference::ModelInferRequest* mu
     }
     r.inputs.push_back(std::move(tensor));
   }
-  for (const auto& o : in.outputs()) r.outputs.push_back(o.name());
+  for (const auto& o : in.outputs()) {
+    r.outputs.push_back(o.name());
+    ShmParams shm_out;
+    if (absl::Status s = ReadShmParams(o.parameters(), "output", o.name(), &shm_out); !s.ok()) return s;
+    if (shm_out.region.empty()) continue;
+    if (shm == nullptr || shm_outputs == nullptr) {
+      return absl::InvalidArgumentError("shared memory is not enabled on this endpoint");
+    }
+    auto ref = shm->Resolve(o.name(), shm_out.region, shm_out.offset, shm_out.byte_size);
+    if (!ref.ok()) return ref.status();
+    (*shm_outputs)[o.name()] = std::move(*ref);
+  }
   return r;
 }
 
@@ -121,7 +182,8 @@ void ToProto(const serving::InferRequest& in, inference::ModelInferRequest* out)
   for (const auto& o : in.outputs) out->add_outputs()->set_name(o);
 }
 
-void ToProto(serving::InferResponse in, inference::ModelInferResponse* out) {
+void ToProto(serving::InferResponse in, inference::ModelInferResponse* out,
+             const serving::SharedMemoryOutputs* shm_outputs) {
   out->set_model_name(ToValidUtf8(in.model_name));  // proto3 strings must be UTF-8
   out->set_model_version(std::move(in.model_version));
   out->set_id(std::move(in.id));
@@ -130,6 +192,16 @@ void ToProto(serving::InferResponse in, inference::ModelInferResponse* out) {
     x->set_name(std::move(t.name));
     x->set_datatype(std::move(t.datatype));
     for (int64_t d : t.shape) x->add_shape(d);
+    if (shm_outputs != nullptr) {
+      if (auto it = shm_outputs->find(x->name()); it != shm_outputs->end()) {  // the data is in the region
+        auto& p = *x->mutable_parameters();
+        p["shared_memory_region"].set_string_param(it->second.region->name());
+        p["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(t.data.size()));
+        if (it->second.offset != 0) p["shared_memory_offset"].set_int64_param(static_cast<int64_t>(it->second.offset));
+        out->add_raw_output_contents();  // keeps raw_output_contents aligned with outputs
+        continue;
+      }
+    }
     out->add_raw_output_contents(std::move(t.data));
   }
 }

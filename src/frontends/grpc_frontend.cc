@@ -26,6 +26,18 @@ namespace {
 constexpr int kBusyPollUs = 100;
 
 using InferenceService = inference::GRPCInferenceService::AsyncService;
+
+constexpr char kNoCuda[] = "CUDA shared memory is not supported by imagen infer (CPU only)";
+
+// Triton's answer to a call of a restricted group without its header.
+absl::Status Allowed(const grpc::ServerContext& ctx, ApiGroup group, const RestrictedApis& restricted) {
+  const Restriction* r = restricted.Find(group);
+  if (r == nullptr) return absl::OkStatus();
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(grpc::string_ref(r->key));
+  if (it != md.end() && std::string_view(it->second.data(), it->second.size()) == r->value) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("This protocol is restricted, expecting header '", r->key, "'"));
+}
 using HealthService = grpc::health::v1::Health::AsyncService;
 
 // One ModelStreamInfer call: requests are read one after another and run
@@ -35,22 +47,34 @@ using HealthService = grpc::health::v1::Health::AsyncService;
 class StreamCall {
  public:
   static void Arm(InferenceService* service, grpc::ServerCompletionQueue* cq, serving::InferenceServer* server,
-                  LiveCalls* live, ThreadPool* executor) {
-    new StreamCall(service, cq, server, live, executor);
+                  LiveCalls* live, ThreadPool* executor, const RestrictedApis* restricted) {
+    new StreamCall(service, cq, server, live, executor, restricted);
   }
 
  private:
   StreamCall(InferenceService* service, grpc::ServerCompletionQueue* cq, serving::InferenceServer* server,
-             LiveCalls* live, ThreadPool* executor)
-      : service_(service), cq_(cq), server_(server), live_(live), executor_(executor), stream_(&ctx_) {
+             LiveCalls* live, ThreadPool* executor, const RestrictedApis* restricted)
+      : service_(service),
+        cq_(cq),
+        server_(server),
+        live_(live),
+        executor_(executor),
+        restricted_(restricted),
+        stream_(&ctx_) {
     live_->Add();
     service_->RequestModelStreamInfer(&ctx_, &stream_, cq_, cq_, &started_op_);
   }
 
   void OnStarted(bool ok) {
     if (!ok) return Delete();
-    Arm(service_, cq_, server_, live_, executor_);
+    Arm(service_, cq_, server_, live_, executor_, restricted_);
     absl::MutexLock l(&mu_);
+    if (absl::Status a = Allowed(ctx_, ApiGroup::kInference, *restricted_); !a.ok()) {
+      reads_done_ = true;
+      finishing_ = true;
+      stream_.Finish(ToGrpcStatus(a), &finish_op_);
+      return;
+    }
     reading_ = true;
     stream_.Read(&request_, &read_op_);
   }
@@ -68,29 +92,31 @@ class StreamCall {
       if (done) Delete();
       return;
     }
-    auto r = FromProto(&request_);
+    auto shm_outputs = std::make_shared<serving::SharedMemoryOutputs>();
+    auto r = FromProto(&request_, &server_->shared_memory(), shm_outputs.get());
     {
       absl::MutexLock l(&mu_);
       ++in_flight_;
     }
     if (!r.ok()) {
-      Complete(r.status());
+      Complete(r.status(), nullptr);
     } else {
       // The inference starts on the executor: a short model may run on the
       // thread that calls InferAsync, which must not be the queue's.
       auto request = std::make_shared<serving::InferRequest>(std::move(*r));
-      bool queued = executor_->Submit([this, request] {
+      bool queued = executor_->Submit([this, request, shm_outputs] {
         auto done = std::make_shared<std::atomic<bool>>(false);
         try {
-          server_->InferAsync(std::move(*request), [this, done](absl::StatusOr<serving::InferResponse> result) {
-            done->store(true);
-            Complete(std::move(result));
-          });
+          server_->InferAsync(std::move(*request),
+                              [this, done, shm_outputs](absl::StatusOr<serving::InferResponse> result) {
+                                done->store(true);
+                                Complete(std::move(result), shm_outputs.get());
+                              });
         } catch (const std::exception& e) {
-          if (!done->load()) Complete(absl::InternalError(std::string("internal error: ") + e.what()));
+          if (!done->load()) Complete(absl::InternalError(std::string("internal error: ") + e.what()), nullptr);
         }
       });
-      if (!queued) Complete(absl::UnavailableError("the server is shutting down"));
+      if (!queued) Complete(absl::UnavailableError("the server is shutting down"), nullptr);
     }
     absl::MutexLock l(&mu_);
     request_.Clear();
@@ -124,10 +150,13 @@ class StreamCall {
     if (done) Delete();
   }
 
-  void Complete(absl::StatusOr<serving::InferResponse> result) {
+  void Complete(absl::StatusOr<serving::InferResponse> result, const serving::SharedMemoryOutputs* shm_outputs) {
     inference::ModelStreamInferResponse out;
+    if (result.ok() && shm_outputs != nullptr) {
+      if (absl::Status w = serving::WriteSharedMemoryOutputs(*shm_outputs, *result); !w.ok()) result = w;
+    }
     if (result.ok()) {
-      ToProto(std::move(*result), out.mutable_infer_response());
+      ToProto(std::move(*result), out.mutable_infer_response(), shm_outputs);
     } else {
       out.set_error_message(ToValidUtf8(std::string(result.status().message())));  // proto3 strings are UTF-8
     }
@@ -170,6 +199,7 @@ class StreamCall {
   serving::InferenceServer* server_;
   LiveCalls* live_;
   ThreadPool* executor_;
+  const RestrictedApis* restricted_;
   grpc::ServerContext ctx_;
   grpc::ServerAsyncReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest> stream_;
   OpTag<StreamCall> started_op_{this, &StreamCall::OnStarted};
@@ -233,8 +263,13 @@ struct GrpcFrontend::Impl {
   void Serve(Svc* service,
              void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
                                    grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-             typename UnaryCall<Req, Resp>::Handler handle, ThreadPool* executor, bool watch_cancel = false) {
+             typename UnaryCall<Req, Resp>::Handler handle, ThreadPool* executor, ApiGroup group,
+             bool watch_cancel = false) {
     using Call = UnaryCall<Req, Resp>;
+    handle = [handle = std::move(handle), group, restricted = &options.restricted](Call* call) {
+      if (absl::Status a = Allowed(*call->context(), group, *restricted); !a.ok()) return call->Reply(a);
+      handle(call);
+    };
     grpc::ServerCompletionQueue* q = cq.get();
     auto bound = [service, request, q](grpc::ServerContext* ctx, Req* req, grpc::ServerAsyncResponseWriter<Resp>* w,
                                        void* tag) { (service->*request)(ctx, req, w, q, q, tag); };
@@ -249,16 +284,18 @@ struct GrpcFrontend::Impl {
   void ServeNow(Svc* service,
                 void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
                                       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-                std::function<absl::Status(const Req&, Resp*)> handle, ThreadPool* executor) {
+                std::function<absl::Status(const Req&, Resp*)> handle, ThreadPool* executor, ApiGroup group) {
     Serve(
         service, request,
         [handle = std::move(handle)](UnaryCall<Req, Resp>* call) {
           call->Reply(handle(*call->request(), call->response()));
         },
-        executor);
+        executor, group);
   }
 
   void ServeAll();
+  // Shared memory (CUDA refused), trace and log settings.
+  void ServeExtensions();
 };
 
 void GrpcFrontend::Impl::ServeAll() {
@@ -271,32 +308,33 @@ void GrpcFrontend::Impl::ServeAll() {
                  resp->set_live(s->Live());
                  return absl::OkStatus();
                }),
-           nullptr);
+           nullptr, ApiGroup::kHealth);
   ServeNow(&inference, &S::RequestServerReady,
            std::function<absl::Status(const inf::ServerReadyRequest&, inf::ServerReadyResponse*)>(
                [s](const inf::ServerReadyRequest&, inf::ServerReadyResponse* resp) {
                  resp->set_ready(s->Ready());
                  return absl::OkStatus();
                }),
-           nullptr);
+           nullptr, ApiGroup::kHealth);
   ServeNow(&inference, &S::RequestModelReady,
            std::function<absl::Status(const inf::ModelReadyRequest&, inf::ModelReadyResponse*)>(
                [s](const inf::ModelReadyRequest& req, inf::ModelReadyResponse* resp) {
                  resp->set_ready(s->ModelReady(req.name(), req.version()).ok());
                  return absl::OkStatus();
                }),
-           handlers.get());
+           handlers.get(), ApiGroup::kHealth);
   ServeNow(&inference, &S::RequestServerMetadata,
            std::function<absl::Status(const inf::ServerMetadataRequest&, inf::ServerMetadataResponse*)>(
                [](const inf::ServerMetadataRequest&, inf::ServerMetadataResponse* resp) {
                  resp->set_name("imagen");
                  resp->set_version(kVersion);
-                 for (const char* e : {"binary_tensor_data", "statistics", "model_repository", "model_configuration"}) {
+                 for (const char* e : {"binary_tensor_data", "statistics", "model_repository", "model_configuration",
+                                       "system_shared_memory", "trace", "logging"}) {
                    resp->add_extensions(e);
                  }
                  return absl::OkStatus();
                }),
-           handlers.get());
+           handlers.get(), ApiGroup::kMetadata);
   ServeNow(&inference, &S::RequestModelMetadata,
            std::function<absl::Status(const inf::ModelMetadataRequest&, inf::ModelMetadataResponse*)>(
                [s](const inf::ModelMetadataRequest& req, inf::ModelMetadataResponse* resp) {
@@ -304,7 +342,7 @@ void GrpcFrontend::Impl::ServeAll() {
                  if (md.ok()) ToProto(*md, resp);
                  return md.status();
                }),
-           handlers.get());
+           handlers.get(), ApiGroup::kMetadata);
   ServeNow(&inference, &S::RequestModelConfig,
            std::function<absl::Status(const inf::ModelConfigRequest&, inf::ModelConfigResponse*)>(
                [s](const inf::ModelConfigRequest& req, inf::ModelConfigResponse* resp) {
@@ -312,7 +350,7 @@ void GrpcFrontend::Impl::ServeAll() {
                  if (c.ok()) *resp->mutable_config() = *c;
                  return c.status();
                }),
-           handlers.get());
+           handlers.get(), ApiGroup::kModelConfig);
   ServeNow(&inference, &S::RequestModelStatistics,
            std::function<absl::Status(const inf::ModelStatisticsRequest&, inf::ModelStatisticsResponse*)>(
                [s](const inf::ModelStatisticsRequest& req, inf::ModelStatisticsResponse* resp) {
@@ -322,7 +360,7 @@ void GrpcFrontend::Impl::ServeAll() {
                  }
                  return stats.status();
                }),
-           handlers.get());
+           handlers.get(), ApiGroup::kStatistics);
   ServeNow(&inference, &S::RequestRepositoryIndex,
            std::function<absl::Status(const inf::RepositoryIndexRequest&, inf::RepositoryIndexResponse*)>(
                [s](const inf::RepositoryIndexRequest& req, inf::RepositoryIndexResponse* resp) {
@@ -335,7 +373,7 @@ void GrpcFrontend::Impl::ServeAll() {
                  }
                  return absl::OkStatus();
                }),
-           handlers.get());
+           handlers.get(), ApiGroup::kModelRepository);
   auto explicit_only = [s]() -> absl::Status {
     if (s->options().control_mode == serving::ModelControlMode::kExplicit) return absl::OkStatus();
     return absl::UnavailableError("explicit model load / unload is not allowed if polling is enabled");
@@ -348,7 +386,7 @@ void GrpcFrontend::Impl::ServeAll() {
                  auto overrides = LoadOverridesFromProto(req);
                  return overrides.ok() ? s->LoadModel(req.model_name(), *overrides) : overrides.status();
                }),
-           control.get());
+           control.get(), ApiGroup::kModelRepository);
   ServeNow(&inference, &S::RequestRepositoryModelUnload,
            std::function<absl::Status(const inf::RepositoryModelUnloadRequest&, inf::RepositoryModelUnloadResponse*)>(
                [s, explicit_only](const inf::RepositoryModelUnloadRequest& req, inf::RepositoryModelUnloadResponse*) {
@@ -361,19 +399,30 @@ void GrpcFrontend::Impl::ServeAll() {
                  }
                  return s->UnloadModel(req.model_name());
                }),
-           control.get());
+           control.get(), ApiGroup::kModelRepository);
   using InferCall = UnaryCall<inf::ModelInferRequest, inf::ModelInferResponse>;
   Serve(&inference, &S::RequestModelInfer, InferCall::Handler([s](InferCall* call) {
-    auto r = FromProto(call->request());
+    auto shm_outputs = std::make_shared<serving::SharedMemoryOutputs>();  // holds the regions until the reply
+    auto r = FromProto(call->request(), &s->shared_memory(), shm_outputs.get());
     if (!r.ok()) return call->Reply(r.status());
     r->cancelled = call->cancelled();
-    s->InferAsync(std::move(*r), [call](absl::StatusOr<serving::InferResponse> result) {
-      if (result.ok()) ToProto(std::move(*result), call->response());
+    r->trace = s->tracer().Sample(r->model_name);
+    r->trace_sampled = true;
+    if (r->trace != nullptr) r->trace->Record("GRPC_WAITREAD_END");  // the request has been read
+    auto trace = r->trace;
+    s->InferAsync(std::move(*r), [call, shm_outputs, trace](absl::StatusOr<serving::InferResponse> result) {
+      if (trace != nullptr) trace->Record("GRPC_SEND_START");
+      if (result.ok()) {
+        if (absl::Status w = serving::WriteSharedMemoryOutputs(*shm_outputs, *result); !w.ok()) result = w;
+      }
+      if (result.ok()) ToProto(std::move(*result), call->response(), shm_outputs.get());
       call->Reply(result.status());
     });
   }),
-        handlers.get(), /*watch_cancel=*/true);
-  StreamCall::Arm(&inference, cq.get(), server, &live, handlers.get());
+        handlers.get(), ApiGroup::kInference, /*watch_cancel=*/true);
+  StreamCall::Arm(&inference, cq.get(), server, &live, handlers.get(), &options.restricted);
+
+  ServeExtensions();
 
   namespace hv = grpc::health::v1;
   ServeNow(&health, &HealthService::RequestCheck,
@@ -385,7 +434,127 @@ void GrpcFrontend::Impl::ServeAll() {
                  resp->set_status(s->Ready() ? hv::HealthCheckResponse::SERVING : hv::HealthCheckResponse::NOT_SERVING);
                  return absl::OkStatus();
                }),
-           nullptr);
+           nullptr, ApiGroup::kHealth);
+}
+
+void GrpcFrontend::Impl::ServeExtensions() {
+  using S = InferenceService;
+  namespace inf = inference;
+  serving::InferenceServer* s = server;
+  constexpr ApiGroup kShm = ApiGroup::kSharedMemory;
+  ServeNow(
+      &inference, &S::RequestSystemSharedMemoryStatus,
+      std::function<absl::Status(const inf::SystemSharedMemoryStatusRequest&, inf::SystemSharedMemoryStatusResponse*)>(
+          [s](const inf::SystemSharedMemoryStatusRequest& req, inf::SystemSharedMemoryStatusResponse* resp) {
+            auto regions = s->shared_memory().Status(req.name());
+            if (!regions.ok()) return regions.status();
+            for (const auto& r : *regions) {
+              auto& out = (*resp->mutable_regions())[ToValidUtf8(r->name())];
+              out.set_name(ToValidUtf8(r->name()));
+              out.set_key(ToValidUtf8(r->key()));
+              out.set_offset(r->offset());
+              out.set_byte_size(r->byte_size());
+            }
+            return absl::OkStatus();
+          }),
+      handlers.get(), kShm);
+  ServeNow(&inference, &S::RequestSystemSharedMemoryRegister,
+           std::function<absl::Status(const inf::SystemSharedMemoryRegisterRequest&,
+                                      inf::SystemSharedMemoryRegisterResponse*)>(
+               [s](const inf::SystemSharedMemoryRegisterRequest& req, inf::SystemSharedMemoryRegisterResponse*) {
+                 return s->shared_memory().Register(req.name(), req.key(), req.offset(), req.byte_size());
+               }),
+           handlers.get(), kShm);
+  ServeNow(&inference, &S::RequestSystemSharedMemoryUnregister,
+           std::function<absl::Status(const inf::SystemSharedMemoryUnregisterRequest&,
+                                      inf::SystemSharedMemoryUnregisterResponse*)>(
+               [s](const inf::SystemSharedMemoryUnregisterRequest& req, inf::SystemSharedMemoryUnregisterResponse*) {
+                 return s->shared_memory().Unregister(req.name());
+               }),
+           handlers.get(), kShm);
+  ServeNow(&inference, &S::RequestCudaSharedMemoryStatus,
+           std::function<absl::Status(const inf::CudaSharedMemoryStatusRequest&, inf::CudaSharedMemoryStatusResponse*)>(
+               [](const inf::CudaSharedMemoryStatusRequest&, inf::CudaSharedMemoryStatusResponse*) {
+                 return absl::UnimplementedError(kNoCuda);
+               }),
+           nullptr, kShm);
+  ServeNow(
+      &inference, &S::RequestCudaSharedMemoryRegister,
+      std::function<absl::Status(const inf::CudaSharedMemoryRegisterRequest&, inf::CudaSharedMemoryRegisterResponse*)>(
+          [](const inf::CudaSharedMemoryRegisterRequest&, inf::CudaSharedMemoryRegisterResponse*) {
+            return absl::UnimplementedError(kNoCuda);
+          }),
+      nullptr, kShm);
+  ServeNow(&inference, &S::RequestCudaSharedMemoryUnregister,
+           std::function<absl::Status(const inf::CudaSharedMemoryUnregisterRequest&,
+                                      inf::CudaSharedMemoryUnregisterResponse*)>(
+               [](const inf::CudaSharedMemoryUnregisterRequest&, inf::CudaSharedMemoryUnregisterResponse*) {
+                 return absl::UnimplementedError(kNoCuda);
+               }),
+           nullptr, kShm);
+  ServeNow(&inference, &S::RequestTraceSetting,
+           std::function<absl::Status(const inf::TraceSettingRequest&, inf::TraceSettingResponse*)>(
+               [s](const inf::TraceSettingRequest& req, inf::TraceSettingResponse* resp) {
+                 if (!req.model_name().empty()) {
+                   if (auto c = s->Config(req.model_name(), ""); !c.ok()) return c.status();
+                 }
+                 serving::TraceSettingMap current;
+                 if (req.settings().empty()) {
+                   current = s->tracer().Get(req.model_name());
+                 } else {
+                   serving::TraceUpdate update;
+                   for (const auto& [key, v] : req.settings()) {
+                     // An empty value clears a model's setting (Triton's rule).
+                     if (v.value().empty()) {
+                       update[key] = std::nullopt;
+                     } else {
+                       update[key] = std::vector<std::string>(v.value().begin(), v.value().end());
+                     }
+                   }
+                   auto updated = s->tracer().Update(req.model_name(), update);
+                   if (!updated.ok()) return updated.status();
+                   current = std::move(*updated);
+                 }
+                 for (const auto& [key, values] : current) {
+                   auto& out = (*resp->mutable_settings())[key];
+                   for (const auto& v : values) out.add_value(ToValidUtf8(v));
+                 }
+                 return absl::OkStatus();
+               }),
+           handlers.get(), ApiGroup::kTrace);
+  ServeNow(
+      &inference, &S::RequestLogSettings,
+      std::function<absl::Status(const inf::LogSettingsRequest&, inf::LogSettingsResponse*)>(
+          [s](const inf::LogSettingsRequest& req, inf::LogSettingsResponse* resp) {
+            serving::LogSettingMap current;
+            if (req.settings().empty()) {
+              current = s->log_control().Get();
+            } else {
+              serving::LogSettingMap update;
+              for (const auto& [key, v] : req.settings()) {
+                if (v.has_bool_param()) {
+                  update[key] = v.bool_param();
+                } else if (v.has_uint32_param()) {
+                  update[key] = v.uint32_param();
+                } else if (v.has_string_param()) {
+                  update[key] = v.string_param();
+                } else {
+                  return absl::InvalidArgumentError(ToValidUtf8(absl::StrCat("log setting '", key, "' has no value")));
+                }
+              }
+              auto updated = s->log_control().Update(update);
+              if (!updated.ok()) return updated.status();
+              current = std::move(*updated);
+            }
+            for (const auto& [key, value] : current) {
+              auto& out = (*resp->mutable_settings())[key];
+              if (const bool* b = std::get_if<bool>(&value)) out.set_bool_param(*b);
+              if (const uint32_t* u = std::get_if<uint32_t>(&value)) out.set_uint32_param(*u);
+              if (const std::string* str = std::get_if<std::string>(&value)) out.set_string_param(*str);
+            }
+            return absl::OkStatus();
+          }),
+      handlers.get(), ApiGroup::kLogging);
 }
 
 GrpcFrontend::GrpcFrontend(serving::InferenceServer* server, GrpcOptions options) : impl_(new Impl) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "frontends/restricted_api.h"
 #include "serving/server.h"
 
 namespace imagen::frontends {
@@ -23,6 +24,9 @@ struct GrpcOptions {
   uint16_t port = 8001;  // 0 picks a free port
   int max_message_bytes = 256 << 20;
   int handler_threads = 0;  // inference/metadata handler threads; 0: max(2, cores)
+  // Protocol groups behind a metadata key (--grpc-restricted-protocol); keys
+  // are matched lower case, as gRPC metadata is.
+  RestrictedApis restricted;
 };
 
 class GrpcFrontend {

@@ -13,12 +13,13 @@
 #include "boost/asio/use_awaitable.hpp"
 #include "common/string_view.h"
 #include "frontends/compression.h"
+#include "frontends/http_routes.h"
 #include "frontends/kserve_json.h"
 #include "frontends/metrics_text.h"
 #include "frontends/status_map.h"
 
 namespace imagen::frontends {
-namespace {
+namespace internal {
 
 namespace asio = boost::asio;
 using http::Request;
@@ -33,6 +34,18 @@ Response Error(const Request& req, const absl::Status& s) {
   return Json(req, HttpCodeFor(s), ErrorJson(std::string(s.message())));
 }
 
+std::string Param(const RequestContext& ctx, const char* key) {
+  auto it = ctx.path_params.find(key);
+  return it == ctx.path_params.end() ? std::string() : it->second;
+}
+
+absl::StatusOr<nlohmann::json> JsonBody(const Request& req, std::string_view what) {
+  if (req.body().find_first_not_of(" \t\r\n") == std::string::npos) return nlohmann::json::object();
+  return ParseJsonObject(req.body(), what);
+}
+
+namespace {
+
 // No exception (bad_alloc, a library's throw) leaves a handler: it becomes a
 // KServe-shaped 500 (400 for what the JSON library rejects).
 Response FromException(const Request& req, const std::exception& e) {
@@ -41,39 +54,63 @@ Response FromException(const Request& req, const std::exception& e) {
                                : absl::InternalError(absl::StrCat("internal error: ", e.what())));
 }
 
-http::SyncHandler Guarded(http::SyncHandler fn) {
-  return [fn = std::move(fn)](const Request& req, const RequestContext& ctx) -> Response {
-    try {
-      return fn(req, ctx);
-    } catch (const std::exception& e) {
-      return FromException(req, e);
-    }
-  };
+// The restricted group's check on the request's headers.
+absl::Status Allowed(const Request& req, ApiGroup group, const RestrictedApis* restricted) {
+  if (restricted == nullptr) return absl::OkStatus();
+  const Restriction* r = restricted->Find(group);
+  if (r == nullptr) return absl::OkStatus();
+  auto it = req.find(r->key);
+  std::optional<std::string_view> value;
+  if (it != req.end()) value = std::string_view(it->value().data(), it->value().size());
+  return restricted->CheckHttp(group, value);
 }
 
-http::Handler Guarded(http::Handler fn) {
-  return [fn = std::move(fn)](Request& req, RequestContext& ctx,
-                              http::ResponseStream& stream) -> asio::awaitable<Response> {
-    std::optional<Response> failed;
-    try {
-      co_return co_await fn(req, ctx, stream);
-    } catch (const std::exception& e) {
-      failed = FromException(req, e);
-    }
-    co_return std::move(*failed);
-  };
+}  // namespace
+
+void AddSync(http::Router& r, http::Verb verb, std::string pattern, ApiGroup group, const Restricted& restricted,
+             http::SyncHandler fn) {
+  r.AddSync(verb, std::move(pattern),
+            [fn = std::move(fn), group, restricted](const Request& req, const RequestContext& ctx) -> Response {
+              if (absl::Status a = Allowed(req, group, restricted.get()); !a.ok()) return Error(req, a);
+              try {
+                return fn(req, ctx);
+              } catch (const std::exception& e) {
+                return FromException(req, e);
+              }
+            });
 }
 
-// The request body as a JSON object; an empty body is `{}`.
-absl::StatusOr<nlohmann::json> JsonBody(const Request& req, std::string_view what) {
-  if (req.body().find_first_not_of(" \t\r\n") == std::string::npos) return nlohmann::json::object();
-  return ParseJsonObject(req.body(), what);
+void Add(http::Router& r, http::Verb verb, std::string pattern, ApiGroup group, const Restricted& restricted,
+         http::Handler fn) {
+  r.Add(verb, std::move(pattern),
+        [fn = std::move(fn), group, restricted](Request& req, RequestContext& ctx,
+                                                http::ResponseStream& stream) -> asio::awaitable<Response> {
+          if (absl::Status a = Allowed(req, group, restricted.get()); !a.ok()) co_return Error(req, a);
+          std::optional<Response> failed;
+          try {
+            co_return co_await fn(req, ctx, stream);
+          } catch (const std::exception& e) {
+            failed = FromException(req, e);
+          }
+          co_return std::move(*failed);
+        });
 }
 
-std::string Param(const RequestContext& ctx, const char* key) {
-  auto it = ctx.path_params.find(key);
-  return it == ctx.path_params.end() ? std::string() : it->second;
-}
+}  // namespace internal
+
+namespace {
+
+namespace asio = boost::asio;
+using http::Request;
+using http::RequestContext;
+using http::Response;
+using internal::Add;
+using internal::AddSync;
+using internal::Error;
+using internal::Json;
+using internal::JsonBody;
+using internal::Param;
+using internal::Restricted;
 
 // Awaits InferAsync's callback without holding an I/O thread: the callback
 // posts the result to the connection's strand and cancels a timer the
@@ -106,32 +143,29 @@ absl::StatusOr<std::string> Body(const Request& req, uint64_t limit) {
   return Decompress(req.body(), enc, limit);
 }
 
-void AddSync(http::Router& r, http::Verb verb, std::string pattern, http::SyncHandler fn) {
-  r.AddSync(verb, std::move(pattern), Guarded(std::move(fn)));
-}
-
-void Add(http::Router& r, http::Verb verb, std::string pattern, http::Handler fn) {
-  r.Add(verb, std::move(pattern), Guarded(std::move(fn)));
-}
-
-void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::string& base, uint64_t limit) {
-  AddSync(r, http::Verb::get, base, [s](const Request& req, const RequestContext& ctx) {
+void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::string& base, uint64_t limit,
+                    const Restricted& rs) {
+  AddSync(r, http::Verb::get, base, ApiGroup::kMetadata, rs, [s](const Request& req, const RequestContext& ctx) {
     auto md = s->Metadata(Param(ctx, "m"), Param(ctx, "v"));
     return md.ok() ? Json(req, 200, MetadataJson(*md)) : Error(req, md.status());
   });
-  AddSync(r, http::Verb::get, base + "/ready", [s](const Request& req, const RequestContext& ctx) {
-    absl::Status st = s->ModelReady(Param(ctx, "m"), Param(ctx, "v"));
-    return st.ok() ? Json(req, 200, "") : Error(req, absl::Status(absl::StatusCode::kInvalidArgument, st.message()));
-  });
-  AddSync(r, http::Verb::get, base + "/config", [s](const Request& req, const RequestContext& ctx) {
-    auto c = s->Config(Param(ctx, "m"), Param(ctx, "v"));
-    return c.ok() ? Json(req, 200, ConfigJson(*c)) : Error(req, c.status());
-  });
-  AddSync(r, http::Verb::get, base + "/stats", [s](const Request& req, const RequestContext& ctx) {
-    auto st = s->Statistics(Param(ctx, "m"), Param(ctx, "v"));
-    return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
-  });
-  Add(r, http::Verb::post, base + "/infer",
+  AddSync(r, http::Verb::get, base + "/ready", ApiGroup::kHealth, rs,
+          [s](const Request& req, const RequestContext& ctx) {
+            absl::Status st = s->ModelReady(Param(ctx, "m"), Param(ctx, "v"));
+            return st.ok() ? Json(req, 200, "")
+                           : Error(req, absl::Status(absl::StatusCode::kInvalidArgument, st.message()));
+          });
+  AddSync(r, http::Verb::get, base + "/config", ApiGroup::kModelConfig, rs,
+          [s](const Request& req, const RequestContext& ctx) {
+            auto c = s->Config(Param(ctx, "m"), Param(ctx, "v"));
+            return c.ok() ? Json(req, 200, ConfigJson(*c)) : Error(req, c.status());
+          });
+  AddSync(r, http::Verb::get, base + "/stats", ApiGroup::kStatistics, rs,
+          [s](const Request& req, const RequestContext& ctx) {
+            auto st = s->Statistics(Param(ctx, "m"), Param(ctx, "v"));
+            return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
+          });
+  Add(r, http::Verb::post, base + "/infer", ApiGroup::kInference, rs,
       [s, limit](Request& req, RequestContext& ctx, http::ResponseStream&) -> asio::awaitable<Response> {
         auto body = Body(req, limit);
         if (!body.ok()) co_return Error(req, body.status());
@@ -146,18 +180,25 @@ void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::str
         bool binary_default = false;
         std::vector<std::string> binary_outputs, json_outputs;
         absl::StatusOr<serving::InferRequest> parsed;
-        if (header_length == 0) {  // the raw binary request form
+        serving::SharedMemoryOutputs shm_outputs;  // holds the regions until the reply
+        if (header_length == 0) {                  // the raw binary request form
           auto config = s->Config(Param(ctx, "m"), Param(ctx, "v"));
           if (!config.ok()) co_return Error(req, config.status());
           parsed = ParseRawInferRequest(std::move(*body), *config, Param(ctx, "m"), Param(ctx, "v"));
         } else {
           parsed = ParseInferRequest(*body, header_length, Param(ctx, "m"), Param(ctx, "v"), &binary_default,
-                                     &binary_outputs, &json_outputs);
+                                     &binary_outputs, &json_outputs, &s->shared_memory(), &shm_outputs);
         }
         if (!parsed.ok()) co_return Error(req, parsed.status());
+        std::shared_ptr<serving::RequestTrace> trace = s->tracer().Sample(parsed->model_name);
+        if (trace != nullptr) trace->Record("HTTP_RECV_END");  // the body has been read
+        parsed->trace = trace;
+        parsed->trace_sampled = true;
         auto result = co_await AwaitInfer(s, std::move(*parsed));
         if (!result.ok()) co_return Error(req, result.status());
-        EncodedResponse enc = EncodeInferResponse(*result, binary_default, binary_outputs, json_outputs);
+        if (trace != nullptr) trace->Record("HTTP_SEND_START");
+        if (absl::Status w = serving::WriteSharedMemoryOutputs(shm_outputs, *result); !w.ok()) co_return Error(req, w);
+        EncodedResponse enc = EncodeInferResponse(*result, binary_default, binary_outputs, json_outputs, &shm_outputs);
         Response res = http::MakeResponse(req, http::Status::ok, std::move(enc.body),
                                           enc.header_length ? "application/octet-stream" : "application/json");
         if (enc.header_length) res.set("Inference-Header-Content-Length", std::to_string(*enc.header_length));
@@ -181,35 +222,39 @@ void AddModelRoutes(http::Router& r, serving::InferenceServer* s, const std::str
 
 }  // namespace
 
-http::Router KServeHttpRouter(serving::InferenceServer* s, uint64_t body_limit) {
+http::Router KServeHttpRouter(serving::InferenceServer* s, uint64_t body_limit, RestrictedApis restricted) {
   http::Router r;
-  AddSync(r, http::Verb::get, "/v2/health/live",
+  Restricted rs = std::make_shared<const RestrictedApis>(std::move(restricted));
+  AddSync(r, http::Verb::get, "/v2/health/live", ApiGroup::kHealth, rs,
           [s](const Request& req, const RequestContext&) { return Json(req, s->Live() ? 200 : 400, ""); });
-  AddSync(r, http::Verb::get, "/v2/health/ready",
+  AddSync(r, http::Verb::get, "/v2/health/ready", ApiGroup::kHealth, rs,
           [s](const Request& req, const RequestContext&) { return Json(req, s->Ready() ? 200 : 400, ""); });
-  AddSync(r, http::Verb::get, "/v2",
+  AddSync(r, http::Verb::get, "/v2", ApiGroup::kMetadata, rs,
           [](const Request& req, const RequestContext&) { return Json(req, 200, ServerMetadataJson()); });
-  AddSync(r, http::Verb::get, "/v2/models/stats", [s](const Request& req, const RequestContext&) {
-    auto st = s->Statistics("", "");
-    return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
-  });
-  AddModelRoutes(r, s, "/v2/models/{m}", body_limit);
-  AddModelRoutes(r, s, "/v2/models/{m}/versions/{v}", body_limit);
-  AddSync(r, http::Verb::post, "/v2/repository/index", [s](const Request& req, const RequestContext&) {
-    auto body = JsonBody(req, "repository index request");
-    if (!body.ok()) return Error(req, body.status());
-    bool ready = false;
-    if (body->contains("ready")) {
-      if (!(*body)["ready"].is_boolean()) {
-        return Error(req, absl::InvalidArgumentError("repository index request: 'ready' must be a boolean"));
-      }
-      ready = (*body)["ready"].get<bool>();
-    }
-    return Json(req, 200, IndexJson(s->RepositoryIndex(ready)));
-  });
+  AddSync(r, http::Verb::get, "/v2/models/stats", ApiGroup::kStatistics, rs,
+          [s](const Request& req, const RequestContext&) {
+            auto st = s->Statistics("", "");
+            return st.ok() ? Json(req, 200, StatisticsJson(*st)) : Error(req, st.status());
+          });
+  AddModelRoutes(r, s, "/v2/models/{m}", body_limit, rs);
+  AddModelRoutes(r, s, "/v2/models/{m}/versions/{v}", body_limit, rs);
+  internal::AddExtensionRoutes(r, s, rs);
+  AddSync(r, http::Verb::post, "/v2/repository/index", ApiGroup::kModelRepository, rs,
+          [s](const Request& req, const RequestContext&) {
+            auto body = JsonBody(req, "repository index request");
+            if (!body.ok()) return Error(req, body.status());
+            bool ready = false;
+            if (body->contains("ready")) {
+              if (!(*body)["ready"].is_boolean()) {
+                return Error(req, absl::InvalidArgumentError("repository index request: 'ready' must be a boolean"));
+              }
+              ready = (*body)["ready"].get<bool>();
+            }
+            return Json(req, 200, IndexJson(s->RepositoryIndex(ready)));
+          });
   for (const char* action : {"load", "unload"}) {
     bool load = std::string(action) == "load";
-    AddSync(r, http::Verb::post, absl::StrCat("/v2/repository/models/{m}/", action),
+    AddSync(r, http::Verb::post, absl::StrCat("/v2/repository/models/{m}/", action), ApiGroup::kModelRepository, rs,
             [s, load](const Request& req, const RequestContext& ctx) {
               if (s->options().control_mode != serving::ModelControlMode::kExplicit) {
                 return Error(
@@ -249,12 +294,13 @@ void UseKServeErrors(http::ServerOptions& options, std::shared_ptr<const http::R
 
 http::Router MetricsRouter(serving::InferenceServer* s) {
   http::Router r;
-  AddSync(r, http::Verb::get, "/metrics", [s](const Request& req, const RequestContext&) {
-    auto st = s->Statistics("", "");
-    return http::MakeResponse(req, http::Status::ok,
-                              RenderMetrics(st.ok() ? *st : std::vector<serving::ModelStatsSnapshot>{}),
-                              "text/plain; version=0.0.4");
-  });
+  internal::AddSync(
+      r, http::Verb::get, "/metrics", ApiGroup::kStatistics, nullptr, [s](const Request& req, const RequestContext&) {
+        auto st = s->Statistics("", "");
+        return http::MakeResponse(req, http::Status::ok,
+                                  RenderMetrics(st.ok() ? *st : std::vector<serving::ModelStatsSnapshot>{}),
+                                  "text/plain; version=0.0.4");
+      });
   return r;
 }
 

@@ -209,9 +209,41 @@ void FixInts(json& j, bool convert) {
   }
 }
 
+struct ShmParams {
+  std::string region;  // empty: none given
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
+
+// A tensor's shared_memory_region / _byte_size / _offset parameters: region
+// and byte size go together (Triton's rule), offset defaults to 0.
+absl::Status ReadShmParams(const json& params, const char* what, const std::string& tensor, ShmParams* out) {
+  if (!params.is_object()) return absl::InvalidArgumentError(absl::StrCat(what, " 'parameters' must be an object"));
+  bool has_region = params.contains("shared_memory_region");
+  bool has_size = false;
+  RETURN_IF_ERROR(ParamInt(params, "shared_memory_byte_size", &out->byte_size, &has_size));
+  RETURN_IF_ERROR(ParamInt(params, "shared_memory_offset", &out->offset));
+  if (!has_region && !has_size) {
+    if (params.contains("shared_memory_offset")) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " '", tensor,
+                                                     "': shared_memory_offset needs shared_memory_region and "
+                                                     "shared_memory_byte_size"));
+    }
+    return absl::OkStatus();
+  }
+  if (!has_region || !has_size || !params["shared_memory_region"].is_string() ||
+      params["shared_memory_region"].get<std::string>().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " '", tensor, "': shared memory needs both shared_memory_region (a string) and shared_memory_byte_size"));
+  }
+  out->region = params["shared_memory_region"].get<std::string>();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<serving::InferRequest> ParseInferRequestOrThrow(
     const std::string& body, std::optional<size_t> header_length, const std::string& model, const std::string& version,
-    bool* binary_outputs_default, std::vector<std::string>* binary_outputs, std::vector<std::string>* json_outputs) {
+    bool* binary_outputs_default, std::vector<std::string>* binary_outputs, std::vector<std::string>* json_outputs,
+    const serving::SharedMemoryManager* shm, serving::SharedMemoryOutputs* shm_outputs) {
   size_t json_len = header_length.value_or(body.size());
   if (json_len > body.size()) {
     return absl::InvalidArgumentError(
@@ -256,9 +288,19 @@ absl::StatusOr<serving::InferRequest> ParseInferRequestOrThrow(
     }
     uint64_t binary_size = 0;
     bool binary = false;
-    if (in.contains("parameters"))
+    ShmParams shm_in;
+    if (in.contains("parameters")) {
       RETURN_IF_ERROR(ParamInt(in["parameters"], "binary_data_size", &binary_size, &binary));
-    if (binary) {
+      RETURN_IF_ERROR(ReadShmParams(in["parameters"], "input", t.name, &shm_in));
+    }
+    if (!shm_in.region.empty()) {
+      if (binary || in.contains("data")) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input '", t.name, "' has shared_memory_region and also 'data' or binary_data_size; give one"));
+      }
+      if (shm == nullptr) return absl::InvalidArgumentError("shared memory is not enabled on this endpoint");
+      RETURN_IF_ERROR(serving::ReadSharedMemoryInput(*shm, shm_in.region, shm_in.offset, shm_in.byte_size, &t));
+    } else if (binary) {
       if (binary_size > body.size() - offset) {
         return absl::InvalidArgumentError(
             absl::StrCat("unexpected size for input '", t.name, "': binary data extends past the end of the body"));
@@ -284,6 +326,16 @@ absl::StatusOr<serving::InferRequest> ParseInferRequestOrThrow(
       }
       std::string name = out["name"].get<std::string>();
       r.outputs.push_back(name);
+      ShmParams shm_out;
+      if (out.contains("parameters")) RETURN_IF_ERROR(ReadShmParams(out["parameters"], "output", name, &shm_out));
+      if (!shm_out.region.empty()) {
+        if (shm == nullptr || shm_outputs == nullptr) {
+          return absl::InvalidArgumentError("shared memory is not enabled on this endpoint");
+        }
+        auto ref = shm->Resolve(name, shm_out.region, shm_out.offset, shm_out.byte_size);
+        if (!ref.ok()) return ref.status();
+        (*shm_outputs)[name] = std::move(*ref);
+      }
       if (out.contains("parameters") && out["parameters"].is_object() && out["parameters"].contains("binary_data") &&
           out["parameters"]["binary_data"].is_boolean()) {
         (out["parameters"]["binary_data"].get<bool>() ? binary_outputs : json_outputs)->push_back(name);
@@ -332,14 +384,13 @@ absl::StatusOr<json> ParseJsonObject(std::string_view text, std::string_view wha
   return j;
 }
 
-absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body, std::optional<size_t> header_length,
-                                                        const std::string& model, const std::string& version,
-                                                        bool* binary_outputs_default,
-                                                        std::vector<std::string>* binary_outputs,
-                                                        std::vector<std::string>* json_outputs) {
+absl::StatusOr<serving::InferRequest> ParseInferRequest(
+    const std::string& body, std::optional<size_t> header_length, const std::string& model, const std::string& version,
+    bool* binary_outputs_default, std::vector<std::string>* binary_outputs, std::vector<std::string>* json_outputs,
+    const serving::SharedMemoryManager* shm, serving::SharedMemoryOutputs* shm_outputs) {
   try {
     return ParseInferRequestOrThrow(body, header_length, model, version, binary_outputs_default, binary_outputs,
-                                    json_outputs);
+                                    json_outputs, shm, shm_outputs);
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(ToValidUtf8(absl::StrCat("failed to parse the request JSON buffer: ", e.what())));
   }
@@ -403,7 +454,8 @@ absl::StatusOr<serving::InferRequest> ParseRawInferRequest(std::string body, con
 
 EncodedResponse EncodeInferResponse(const serving::InferResponse& response, bool binary_default,
                                     const std::vector<std::string>& binary_outputs,
-                                    const std::vector<std::string>& json_outputs) {
+                                    const std::vector<std::string>& json_outputs,
+                                    const serving::SharedMemoryOutputs* shm_outputs) {
   json j;
   j["model_name"] = response.model_name;
   j["model_version"] = response.model_version;
@@ -415,6 +467,15 @@ EncodedResponse EncodeInferResponse(const serving::InferResponse& response, bool
     o["name"] = t.name;
     o["datatype"] = t.datatype;
     o["shape"] = t.shape;
+    if (shm_outputs != nullptr) {
+      if (auto it = shm_outputs->find(t.name); it != shm_outputs->end()) {  // the data is in the region
+        o["parameters"]["shared_memory_region"] = it->second.region->name();
+        o["parameters"]["shared_memory_byte_size"] = t.data.size();
+        if (it->second.offset != 0) o["parameters"]["shared_memory_offset"] = it->second.offset;
+        j["outputs"].push_back(std::move(o));
+        continue;
+      }
+    }
     bool as_binary = binary_default;
     if (std::find(binary_outputs.begin(), binary_outputs.end(), t.name) != binary_outputs.end()) as_binary = true;
     if (std::find(json_outputs.begin(), json_outputs.end(), t.name) != json_outputs.end()) as_binary = false;
@@ -513,7 +574,8 @@ std::string ServerMetadataJson() {
   json j;
   j["name"] = "imagen";
   j["version"] = kVersion;
-  j["extensions"] = {"binary_tensor_data", "statistics", "model_repository", "model_configuration"};
+  j["extensions"] = {"binary_tensor_data",   "statistics", "model_repository", "model_configuration",
+                     "system_shared_memory", "trace",      "logging"};
   return Dump(j);
 }
 

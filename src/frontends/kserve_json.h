@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "serving/inference_request.h"
 #include "serving/server.h"
+#include "serving/shared_memory.h"
 #include "serving/statistics.h"
 
 namespace imagen::frontends {
@@ -31,11 +32,13 @@ bool JsonDepthExceeds(std::string_view text, int max_depth);
 absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::string_view what);
 
 // `header_length`: the Inference-Header-Content-Length value, if present.
-absl::StatusOr<serving::InferRequest> ParseInferRequest(const std::string& body, std::optional<size_t> header_length,
-                                                        const std::string& model, const std::string& version,
-                                                        bool* binary_outputs_default,
-                                                        std::vector<std::string>* binary_outputs,
-                                                        std::vector<std::string>* json_outputs);
+// With `shm`, inputs with shared_memory_region parameters are read from their
+// region and outputs with them are resolved into `*shm_outputs`; without, such
+// parameters are refused.
+absl::StatusOr<serving::InferRequest> ParseInferRequest(
+    const std::string& body, std::optional<size_t> header_length, const std::string& model, const std::string& version,
+    bool* binary_outputs_default, std::vector<std::string>* binary_outputs, std::vector<std::string>* json_outputs,
+    const serving::SharedMemoryManager* shm = nullptr, serving::SharedMemoryOutputs* shm_outputs = nullptr);
 
 // The raw binary request form (Inference-Header-Content-Length: 0): the whole
 // body is the one input of a model with exactly one input; its name, datatype
@@ -49,9 +52,12 @@ struct EncodedResponse {
   std::string body;
   std::optional<size_t> header_length;  // set when binary data follows the JSON
 };
+// Outputs in `shm_outputs` (already written to their regions) carry
+// shared_memory_region / _byte_size / _offset parameters instead of data.
 EncodedResponse EncodeInferResponse(const serving::InferResponse& response, bool binary_default,
                                     const std::vector<std::string>& binary_outputs,
-                                    const std::vector<std::string>& json_outputs);
+                                    const std::vector<std::string>& json_outputs,
+                                    const serving::SharedMemoryOutputs* shm_outputs = nullptr);
 
 // The body of POST /v2/repository/models/{m}/load: {"parameters": {"config":
 // "<ModelConfig JSON>", "file:<path>": "<base64>"}}; any other parameter is

@@ -164,6 +164,7 @@ void BatchedModel::Infer(InferRequest request, InferCallback done) {
   q->item.batch_size = valid->batch_size;
   q->item.shape_key = valid->shape_key;
   q->item.enqueue_us = q->start_us;
+  if (request.trace != nullptr) request.trace->Record("QUEUE_START");
   uint32_t max_queue = 0;
   if (config_.has_dynamic_batching()) {
     const auto& db = config_.dynamic_batching();
@@ -194,6 +195,12 @@ void BatchedModel::Execute(int instance, Batch batch) {
   if (batch.empty()) return;
   const bool batching = config_.max_batch_size() > 0;
   int64_t t0 = clock_->NowMicros();
+  auto trace = [&batch](const char* what) {
+    for (auto& r : batch) {
+      if (r->request.trace != nullptr) r->request.trace->Record(what);
+    }
+  };
+  trace("COMPUTE_START");
   std::vector<int64_t> sizes;
   int64_t rows = 0;
   for (auto& r : batch) {
@@ -224,6 +231,7 @@ void BatchedModel::Execute(int instance, Batch batch) {
     inputs.push_back(std::move(*joined));
   }
   int64_t t1 = clock_->NowMicros();
+  trace("COMPUTE_INPUT_END");
   absl::StatusOr<std::vector<Tensor>> outputs = absl::InternalError("not run");
   if (!status.ok()) {
     outputs = status;
@@ -238,6 +246,7 @@ void BatchedModel::Execute(int instance, Batch batch) {
     }
   }
   int64_t t2 = clock_->NowMicros();
+  trace("COMPUTE_OUTPUT_START");
   if (!outputs.ok()) {
     for (auto& r : batch) Fail(*r, outputs.status(), "BACKEND");
     return;
@@ -265,6 +274,7 @@ void BatchedModel::Execute(int instance, Batch batch) {
     }
   }
   int64_t t3 = clock_->NowMicros();
+  trace("COMPUTE_END");
   stats_.RecordExecution(static_cast<uint64_t>(rows), ToNs(t1 - t0), ToNs(t2 - t1), ToNs(t3 - t2));
   uint64_t now_ms = static_cast<uint64_t>(absl::ToUnixMillis(clock_->Now()));
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "serving/tensor.h"
+#include "serving/trace.h"
 
 namespace imagen::serving {
 
@@ -28,6 +29,11 @@ struct InferRequest {
   std::shared_ptr<const std::atomic<bool>> cancelled;
   // How many ensembles this request is nested in (set by EnsembleModel).
   int ensemble_depth = 0;
+  // Set when the trace extension samples this request (serving/trace.h);
+  // trace_sampled: a frontend has already asked the tracer (so the server
+  // does not sample again).
+  std::shared_ptr<RequestTrace> trace;
+  bool trace_sampled = false;
 };
 
 struct InferResponse {

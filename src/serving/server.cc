@@ -451,6 +451,15 @@ void InferenceServer::InferAsync(InferRequest request, InferCallback done) {
     done(m.status());
     return;
   }
+  if (!request.trace_sampled && request.ensemble_depth == 0) request.trace = tracer_.Sample(request.model_name);
+  if (request.trace != nullptr) {
+    request.trace->Record("REQUEST_START");
+    done = [trace = request.trace, done = std::move(done)](absl::StatusOr<InferResponse> r) {
+      if (r.ok()) trace->SetModelVersion(r->model_version);
+      trace->Record("REQUEST_END");
+      done(std::move(r));
+    };
+  }
   (*m)->Infer(std::move(request), std::move(done));
 }
 

@@ -23,8 +23,11 @@
 #include "common/env.h"
 #include "model_config.pb.h"
 #include "serving/inference_request.h"
+#include "serving/log_settings.h"
 #include "serving/servable.h"
+#include "serving/shared_memory.h"
 #include "serving/statistics.h"
+#include "serving/trace.h"
 
 namespace imagen::serving {
 
@@ -104,6 +107,10 @@ class InferenceServer {
   // BeginShutdown, then finishes queued requests and stops every model.
   void Shutdown();
   const ServerOptions& options() const { return options_; }
+  // The extensions' per-server state, shared by every frontend.
+  SharedMemoryManager& shared_memory() { return shared_memory_; }
+  Tracer& tracer() { return tracer_; }
+  LogControl& log_control() { return log_control_; }
 
  private:
   struct Entry {
@@ -134,6 +141,9 @@ class InferenceServer {
   absl::Mutex load_mu_;  // one load/unload at a time
   absl::CondVar poll_cv_;
   std::thread poller_;
+  SharedMemoryManager shared_memory_;
+  Tracer tracer_;
+  LogControl log_control_;
 };
 
 }  // namespace imagen::serving

@@ -59,7 +59,8 @@ std::unique_ptr<http::Server> Start(http::Router router, uint64_t body_limit, bo
 
 }  // namespace
 
-Servers::Servers(uint64_t body_limit, const std::function<void(serving::TestRepository&)>& add_models) {
+Servers::Servers(uint64_t body_limit, const std::function<void(serving::TestRepository&)>& add_models,
+                 Restrictions restrictions) {
   repo_.AddStandardModels();
   if (add_models) add_models(repo_);
   serving::ServerOptions o;
@@ -67,10 +68,12 @@ Servers::Servers(uint64_t body_limit, const std::function<void(serving::TestRepo
   o.control_mode = serving::ModelControlMode::kExplicit;
   o.startup_models = {"*"};
   server_ = serving::InferenceServer::Create(o).value();
-  http_ = Start(frontends::KServeHttpRouter(server_.get(), body_limit), body_limit, /*kserve=*/true);
+  http_ = Start(frontends::KServeHttpRouter(server_.get(), body_limit, std::move(restrictions.http)), body_limit,
+                /*kserve=*/true);
   metrics_ = Start(frontends::MetricsRouter(server_.get()), 1 << 20, /*kserve=*/false);
   frontends::GrpcOptions g;
   g.port = 0;
+  g.restricted = std::move(restrictions.grpc);
   grpc_ = std::make_unique<frontends::GrpcFrontend>(server_.get(), g);
   IMAGEN_CHECK(grpc_->Start().ok(), "grpc start");
   stub_ = inference::GRPCInferenceService::NewStub(

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "frontends/grpc_frontend.h"
+#include "frontends/restricted_api.h"
 #include "grpc_service.grpc.pb.h"
 #include "http/server.h"
 #include "serving/server.h"
@@ -26,12 +27,18 @@ struct HttpResult {
 HttpResult HttpCall(uint16_t port, const std::string& method, const std::string& target, const std::string& body,
                     const std::map<std::string, std::string>& headers = {});
 
+// Restricted protocol groups of the test servers' HTTP and gRPC frontends.
+struct Restrictions {
+  frontends::RestrictedApis http, grpc;
+};
+
 class Servers {
  public:
   // `add_models` may add models to the repository (beside the standard ones)
   // before the server starts.
   explicit Servers(uint64_t body_limit = 64ull << 20,
-                   const std::function<void(serving::TestRepository&)>& add_models = nullptr);
+                   const std::function<void(serving::TestRepository&)>& add_models = nullptr,
+                   Restrictions restrictions = {});
   ~Servers();
   serving::InferenceServer* server() { return server_.get(); }
   uint16_t http_port() const { return http_->port(); }
