@@ -229,6 +229,10 @@ $("job-form").addEventListener("submit", async (e) => {
     $("cancel").hidden = true;
   }
 });
+// Ctrl+Enter (Cmd+Enter) runs the form from any of its fields.
+$("job-form").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $("job-form").requestSubmit(); }
+});
 $("cancel").addEventListener("click", async () => {
   if (!state.job) return;
   $("cancel").disabled = true;

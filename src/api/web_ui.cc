@@ -1,5 +1,6 @@
 #include "api/web_ui.h"
 
+#include "absl/strings/match.h"
 #include "api/web_assets.h"
 #include "common/string_view.h"
 #include "jobs/api_keys.h"
@@ -39,6 +40,13 @@ http::Response ServeAsset(const http::Request& req, const WebAsset& a, bool immu
   return res;
 }
 
+// Secure when configured, or when a TLS-terminating proxy says the browser
+// spoke https (trusting the header can only make the cookie stricter).
+bool SecureCookie(const http::Request& req, const WebUiOptions& options) {
+  auto it = req.find("X-Forwarded-Proto");
+  return options.secure_cookie || (it != req.end() && absl::EqualsIgnoreCase(ToAbsl(it->value()), "https"));
+}
+
 std::string Cookie(std::string_view value, bool secure, bool clear) {
   std::string c = std::string(kSessionCookie) + "=" + std::string(value) + "; HttpOnly; SameSite=Strict; Path=/";
   if (secure) c += "; Secure";
@@ -67,7 +75,7 @@ http::Response Login(const http::Request& req, SessionStore* sessions, jobs::Job
   if (!id.ok()) return http::StatusResponse(req, id.status());
   nlohmann::json out = {{"key", KeyJson(**key)}};
   http::Response res = http::JsonResponse(req, http::Status::ok, out.dump());
-  res.set(bh::field::set_cookie, Cookie(*id, options.secure_cookie, false));
+  res.set(bh::field::set_cookie, Cookie(*id, SecureCookie(req, options), false));
   res.set(bh::field::cache_control, "no-store");
   return res;
 }
@@ -100,7 +108,7 @@ http::Response Logout(const http::Request& req, SessionStore* sessions, const We
   }
   if (std::string id = SessionStore::CookieValue(req); !id.empty()) sessions->Remove(id);
   http::Response res{http::Status::no_content, req.version()};
-  res.set(bh::field::set_cookie, Cookie("", options.secure_cookie, true));
+  res.set(bh::field::set_cookie, Cookie("", SecureCookie(req, options), true));
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
   return res;

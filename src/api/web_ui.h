@@ -17,7 +17,8 @@
 namespace imagen::api {
 
 struct WebUiOptions {
-  // Adds `Secure` to the cookie (the server, or a proxy before it, speaks TLS).
+  // Adds `Secure` to the cookie (the server, or a proxy before it, speaks
+  // TLS); it is also added for a request with `X-Forwarded-Proto: https`.
   bool secure_cookie = false;
   ImageLimits image;              // reported to the page
   uint64_t max_upload_bytes = 0;  // server.body_limit_bytes; 0: not reported

@@ -162,6 +162,12 @@ def check_headers(server):
     check("login sets an HttpOnly SameSite=Strict cookie", s == 200 and "HttpOnly" in cookie and
           "SameSite=Strict" in cookie and "Path=/" in cookie, cookie)
     sid = cookie.split(";")[0]
+    s, h, _ = server.request("POST", "/api/v1/session", json.dumps({"api_key": server.key}),
+                             {"Content-Type": "application/json", "X-Forwarded-Proto": "https"})
+    check("behind a TLS proxy the cookie is Secure", s == 200 and "Secure" in h.get("set-cookie", ""), h)
+    s, _, _ = server.request("POST", "/api/v1/session", json.dumps({"api_key": server.key}),
+                             {"Content-Type": "application/json", "Origin": "http://evil.example"})
+    check("a cross-site login is 403", s == 403, s)
     s, _, _ = server.request("DELETE", "/api/v1/jobs/job_x", headers={"Cookie": sid, "Origin": "http://evil.example"})
     check("a cross-origin state change with the cookie is 403", s == 403, s)
     s, _, _ = server.request("DELETE", "/api/v1/jobs/job_x", headers={"Cookie": sid})
