@@ -241,6 +241,10 @@ void ApiService::Register(http::Router& router) {
              [this](http::Request& req, http::RequestContext& ctx, http::ResponseStream& stream) {
                return Events(req, ctx, stream);
              });
+  router.Add(http::Verb::get, "/api/v1/jobs/{id}/ws",
+             [this](http::Request& req, http::RequestContext& ctx, http::ResponseStream& stream) {
+               return JobSocket(req, ctx, stream);
+             });
   router.AddSync(http::Verb::get, "/api/v1/admin/dead-letter",
                  [this](const http::Request& req, const http::RequestContext& ctx) { return ListDead(req, ctx); });
   router.AddSync(http::Verb::post, "/api/v1/admin/jobs/{id}/replay",

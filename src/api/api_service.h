@@ -74,6 +74,10 @@ class ApiService {
   http::Response ListJobs(const http::Request& req, const http::RequestContext& ctx);
   boost::asio::awaitable<http::Response> Events(http::Request& req, http::RequestContext& ctx,
                                                 http::ResponseStream& stream);
+  // GET /api/v1/jobs/{id}/ws: the events of Events() as WebSocket text
+  // messages (api_websocket.cc).
+  boost::asio::awaitable<http::Response> JobSocket(http::Request& req, http::RequestContext& ctx,
+                                                   http::ResponseStream& stream);
   http::Response ListDead(const http::Request& req, const http::RequestContext& ctx);
   http::Response Replay(const http::Request& req, const http::RequestContext& ctx);
   // Waits (woken by the event hub) until `id` is terminal or `wait` passed.

@@ -79,12 +79,18 @@ class StreamImpl final : public ResponseStream {
   }
   bool begun() const override { return begun_; }
   bool stopping() const override { return stopping_.load(); }
+  beast::tcp_stream* TakeOver() override {
+    taken_ = true;
+    return &stream_;
+  }
+  bool taken() const { return taken_; }
 
  private:
   beast::tcp_stream& stream_;
   const std::atomic<bool>& stopping_;
   absl::Duration timeout_;
   bool begun_ = false;
+  bool taken_ = false;
 };
 
 bool IsResourceShortage(const boost::system::error_code& ec) {
@@ -433,7 +439,9 @@ struct Server::Impl {
     }
     unsigned code = 0;
     bool keep = false;
-    if (rs.begun()) {
+    if (rs.taken()) {
+      code = 101;  // the handler (WebSocket) owned the connection; it is closed now
+    } else if (rs.begun()) {
       co_await rs.Finish();
       code = 200;
     } else {

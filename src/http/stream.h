@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "boost/asio/awaitable.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
 #include "http/message.h"
 
 namespace imagen::http {
@@ -23,6 +24,11 @@ class ResponseStream {
   virtual bool begun() const = 0;
   // True once the server is shutting down; long-lived handlers should return.
   virtual bool stopping() const = 0;
+  // Hands the connection to the handler (a WebSocket upgrade): the server
+  // writes nothing more on it and closes it once the handler returns (the
+  // Response it returns is ignored). Call before Begin(). nullptr when the
+  // server does not support it.
+  virtual boost::beast::tcp_stream* TakeOver() { return nullptr; }
 };
 
 }  // namespace imagen::http

@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "api/api_service.h"
 #include "api/metrics_access.h"
+#include "boost/beast/websocket.hpp"
 #include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "http/server.h"
@@ -545,6 +546,67 @@ TEST_F(ApiHttpTest, MetricsOnSeparateListener) {
   EXPECT_EQ(scraped.body, "x_metric 2\n");
   EXPECT_EQ(HttpCall(metrics_server.port(), verb::get, "/api/v1/jobs", Auth(alice_)).status, 404);
   metrics_server.Stop(absl::Seconds(1));
+}
+
+// Issue 15 (also-fix list): a WebSocket variant of the event stream. Each
+// transition arrives as a text message; the socket closes normally after the
+// terminal one.
+TEST_F(ApiHttpTest, WebSocketMessagesForAJobsTransitions) {
+  namespace websocket = boost::beast::websocket;
+  api::ApiOptions options;
+  options.stream_keep_alive = absl::Hours(1);
+  Start(options);
+  auto form = Multipart().File("image", "a.png", "image/png", TinyPng());
+  std::string id = nlohmann::json::parse(Submit(alice_, form, "test/gated").body)["job_id"];
+  while (gated_->started.load() == 0) absl::SleepFor(absl::Milliseconds(2));
+  std::string target = "/api/v1/jobs/" + id + "/ws";
+  EXPECT_EQ(Get(alice_, target).status, 400);  // no upgrade
+
+  auto connect = [&](const std::string& key, websocket::stream<boost::asio::ip::tcp::socket>& ws,
+                     boost::system::error_code& ec) {
+    ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+    ws.set_option(websocket::stream_base::decorator(
+        [key](websocket::request_type& r) { r.set(boost::beast::http::field::authorization, "Bearer " + key); }));
+    ws.handshake("127.0.0.1", target, ec);
+  };
+  boost::asio::io_context io;
+  {
+    websocket::stream<boost::asio::ip::tcp::socket> other(io);
+    boost::system::error_code ec;
+    connect(bob_, other, ec);
+    EXPECT_TRUE(ec) << "another key's job must not upgrade";
+  }
+  websocket::stream<boost::asio::ip::tcp::socket> ws(io);
+  boost::system::error_code ec;
+  connect(alice_, ws, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  auto next = [&]() -> nlohmann::json {
+    boost::beast::flat_buffer buf;
+    ws.read(buf, ec);
+    if (ec) return nullptr;
+    return nlohmann::json::parse(boost::beast::buffers_to_string(buf.data()));
+  };
+  nlohmann::json first = next();
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(first["event"], "state");
+  EXPECT_EQ(first["job_id"], id);
+  EXPECT_EQ(first["status"], "running");
+  EXPECT_EQ(service_->stream_stats().open, 1u);
+  absl::Time t0 = absl::Now();
+  gated_->Open();
+  nlohmann::json last;
+  for (int i = 0; i < 20; ++i) {
+    last = next();
+    ASSERT_FALSE(ec) << ec.message();
+    if (last["event"] == "done") break;
+  }
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(2));
+  EXPECT_EQ(last["event"], "done");
+  EXPECT_EQ(last["status"], "succeeded");
+  EXPECT_EQ(last["result_url"], "/api/v1/jobs/" + id + "/result");
+  next();
+  EXPECT_EQ(ec, websocket::error::closed) << ec.message();
+  EXPECT_EQ(ws.reason().code, websocket::close_code::normal);
 }
 
 }  // namespace
