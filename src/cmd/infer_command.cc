@@ -1,6 +1,5 @@
 // `imagen infer`: the Triton-compatible inference server alone — KServe v2
 // over HTTP and gRPC and Prometheus metrics, over a model repository.
-#include <cctype>
 #include <memory>
 
 #include "cmd/commands.h"
@@ -34,18 +33,10 @@ struct InferFlags {
 };
 
 // Triton's restricted protocol groups from repeated flag values.
-absl::StatusOr<frontends::RestrictedApis> Restricted(const std::vector<std::string>& specs, bool grpc) {
+absl::StatusOr<frontends::RestrictedApis> Restricted(const std::vector<std::string>& specs) {
   frontends::RestrictedApis r;
   for (const auto& spec : specs) {
-    // gRPC metadata keys are lower case on the wire.
-    std::string value = spec;
-    if (grpc) {
-      size_t colon = value.find(':'), eq = value.find('=', colon == std::string::npos ? 0 : colon);
-      if (colon != std::string::npos && eq != std::string::npos) {
-        for (size_t i = colon + 1; i < eq; ++i) value[i] = static_cast<char>(std::tolower(value[i]));
-      }
-    }
-    if (absl::Status s = r.Add(value); !s.ok()) return s;
+    if (absl::Status s = r.Add(spec); !s.ok()) return s;
   }
   return r;
 }
@@ -95,8 +86,8 @@ int RunInfer(const InferFlags& f) {
   for (const auto& e : (*server)->RepositoryIndex(false)) {
     fmt::print("  model {:<24} {:<4} {} {}\n", e.name, e.version, e.state.empty() ? "NOT LOADED" : e.state, e.reason);
   }
-  auto http_restricted = Restricted(f.http_restricted, false);
-  auto grpc_restricted = Restricted(f.grpc_restricted, true);
+  auto http_restricted = Restricted(f.http_restricted);
+  auto grpc_restricted = Restricted(f.grpc_restricted);
   for (const auto* r : {&http_restricted, &grpc_restricted}) {
     if (!r->ok()) {
       fmt::print(stderr, "imagen infer: {}\n", r->status().message());
@@ -158,8 +149,9 @@ void AddInferCommand(CLI::App& app, int* rc) {
       "<group>[,<group>...]:<header>=<value>: those KServe HTTP groups need the header (repeatable; groups: "
       "health, metadata, inference, shared-memory, model-config, model-repository, statistics, trace, "
       "logging)");
-  cmd->add_option("--grpc-restricted-protocol", f->grpc_restricted,
-                  "<group>[,<group>...]:<key>=<value>: those gRPC groups need the metadata key (repeatable)");
+  cmd->add_option(
+      "--grpc-restricted-protocol", f->grpc_restricted,
+      "<group>[,<group>...]:<key>=<value>: those gRPC groups need metadata triton-grpc-protocol-<key> (repeatable)");
   cmd->callback([rc, f] {
     if (absl::Status s = InitLogging({f->log_level, false}); !s.ok()) {
       fmt::print(stderr, "imagen infer: {}\n", s.message());

@@ -560,6 +560,7 @@ void GrpcFrontend::Impl::ServeExtensions() {
 GrpcFrontend::GrpcFrontend(serving::InferenceServer* server, GrpcOptions options) : impl_(new Impl) {
   impl_->server = server;
   impl_->options = std::move(options);
+  impl_->options.restricted = impl_->options.restricted.ForGrpc();
 }
 
 GrpcFrontend::~GrpcFrontend() { Stop(absl::ZeroDuration()); }

@@ -24,8 +24,8 @@ struct GrpcOptions {
   uint16_t port = 8001;  // 0 picks a free port
   int max_message_bytes = 256 << 20;
   int handler_threads = 0;  // inference/metadata handler threads; 0: max(2, cores)
-  // Protocol groups behind a metadata key (--grpc-restricted-protocol); keys
-  // are matched lower case, as gRPC metadata is.
+  // Protocol groups behind a metadata key (--grpc-restricted-protocol): key
+  // K is sent as metadata "triton-grpc-protocol-<k>" (lower case), as Triton.
   RestrictedApis restricted;
 };
 

@@ -58,4 +58,12 @@ absl::Status RestrictedApis::CheckHttp(ApiGroup g, std::optional<std::string_vie
   return absl::PermissionDeniedError(absl::StrCat("This API is restricted, expecting header '", r->key, "'"));
 }
 
+RestrictedApis RestrictedApis::ForGrpc() const {
+  RestrictedApis out = *this;
+  for (auto& r : out.groups_) {
+    if (r.has_value()) r->key = absl::StrCat("triton-grpc-protocol-", absl::AsciiStrToLower(r->key));
+  }
+  return out;
+}
+
 }  // namespace imagen::frontends

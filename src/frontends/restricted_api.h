@@ -3,7 +3,9 @@
 // puts the groups' endpoints behind a header. A request to a restricted
 // group without the header (or with another value) is refused: HTTP 403
 // {"error":"This API is restricted, expecting header '<key>'"}, gRPC
-// UNAVAILABLE "This protocol is restricted, expecting header '<key>'".
+// UNAVAILABLE "This protocol is restricted, expecting header
+// 'triton-grpc-protocol-<key>'" (over gRPC the metadata key is the key in
+// lower case behind Triton's prefix, see ForGrpc).
 // Value type; thread-safe once built.
 #pragma once
 
@@ -45,6 +47,9 @@ class RestrictedApis {
   // OK when `g` is open or `header` (the request's value for the key, if
   // any) matches; else PermissionDenied with Triton's HTTP message.
   absl::Status CheckHttp(ApiGroup g, std::optional<std::string_view> header) const;
+  // The same groups with each key as gRPC metadata carries it, as Triton
+  // does: "triton-grpc-protocol-" + the key in lower case.
+  RestrictedApis ForGrpc() const;
 
  private:
   std::array<std::optional<Restriction>, kApiGroupCount> groups_;

@@ -526,12 +526,13 @@ TEST(RestrictedApisTest, ParsesGroupsAndRefusesBadSpecs) {
   EXPECT_EQ(r.CheckHttp(frontends::ApiGroup::kSharedMemory, "wrong").code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(r.CheckHttp(frontends::ApiGroup::kSharedMemory, std::nullopt).message(),
             "This API is restricted, expecting header 'admin-key'");
+  EXPECT_EQ(r.ForGrpc().Find(frontends::ApiGroup::kSharedMemory)->key, "triton-grpc-protocol-admin-key");
 }
 
 TEST(RestrictedProtocolTest, RestrictedGroupsNeedTheHeaderOverHttpAndGrpc) {
   Restrictions rs;
   ASSERT_TRUE(rs.http.Add("model-repository,logging:admin-key=s3cret").ok());
-  ASSERT_TRUE(rs.grpc.Add("model-repository,inference:admin-key=s3cret").ok());
+  ASSERT_TRUE(rs.grpc.Add("model-repository,inference:Admin-Key=s3cret").ok());
   Servers servers(1 << 20, nullptr, std::move(rs));
   uint16_t port = servers.http_port();
   HttpResult refused = HttpCall(port, "POST", "/v2/repository/index", "{}");
@@ -559,11 +560,11 @@ TEST(RestrictedProtocolTest, RestrictedGroupsNeedTheHeaderOverHttpAndGrpc) {
     inference::ModelInferResponse resp;
     grpc::Status s = stub->ModelInfer(&ctx, req, &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-    EXPECT_EQ(s.error_message(), "This protocol is restricted, expecting header 'admin-key'");
+    EXPECT_EQ(s.error_message(), "This protocol is restricted, expecting header 'triton-grpc-protocol-admin-key'");
   }
   {
     grpc::ClientContext ctx;
-    ctx.AddMetadata("admin-key", "s3cret");
+    ctx.AddMetadata("triton-grpc-protocol-admin-key", "s3cret");  // Triton's prefix
     inference::ModelInferResponse resp;
     EXPECT_TRUE(stub->ModelInfer(&ctx, req, &resp).ok());
   }
