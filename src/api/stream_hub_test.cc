@@ -129,9 +129,12 @@ TEST_F(StreamHubTest, SseKeepAliveWakesOncePerInterval) {
   asio::co_spawn(
       asio::make_strand(io_),
       [&]() -> asio::awaitable<void> {
-        auto slot = hub.Open("key_a", "job_1", co_await asio::this_coro::executor);
-        for (int i = 0; i < 3; ++i) {
-          if (!co_await slot->WaitForChange(absl::Milliseconds(1))) ++keep_alives;
+        {
+          // Closed before Notify: the hub is gone once the test body returns.
+          auto slot = hub.Open("key_a", "job_1", co_await asio::this_coro::executor);
+          for (int i = 0; i < 3; ++i) {
+            if (!co_await slot->WaitForChange(absl::Milliseconds(1))) ++keep_alives;
+          }
         }
         done.Notify();
       },
