@@ -173,10 +173,14 @@ absl::StatusOr<TraceSettingMap> Tracer::Update(const std::string& model, const T
     if (key == "log_frequency") o.log_frequency = value ? std::optional<int64_t>(parsed.log_frequency) : std::nullopt;
   }
   if (sink_changed) sinks_.clear();  // running traces keep (and flush) theirs
+  bool on = global_.timestamps;
+  for (const auto& [name, o] : models_) on = on || o.timestamps.value_or(false);
+  maybe_on_.store(on, std::memory_order_relaxed);
   return ToMap(EffectiveLocked(model));
 }
 
 std::shared_ptr<RequestTrace> Tracer::Sample(const std::string& model) {
+  if (!maybe_on_.load(std::memory_order_relaxed)) return nullptr;
   absl::MutexLock l(&mu_);
   Settings s = EffectiveLocked(model);
   if (!s.timestamps || s.count == 0 || s.file.empty()) return nullptr;

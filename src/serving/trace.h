@@ -8,6 +8,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -96,6 +97,8 @@ class Tracer {
   Settings EffectiveLocked(const std::string& model) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static TraceSettingMap ToMap(const Settings& s);
 
+  // False while no scope has TIMESTAMPS: Sample then takes no lock.
+  std::atomic<bool> maybe_on_{false};
   mutable absl::Mutex mu_;
   Settings global_ ABSL_GUARDED_BY(mu_);
   uint64_t global_seen_ ABSL_GUARDED_BY(mu_) = 0;
