@@ -1,6 +1,6 @@
 // The imagen web UI: login, single image (form from /api/v1/operations,
 // SSE progress, before/after), batch queue, history and the admin view.
-import { ApiError, getJson, sendJson, submitJob, cancelJob, watchJob, newIdempotencyKey, resultFileName } from "./api.js";
+import { ApiError, getJson, sendJson, submitJob, cancelJob, watchJob, newIdempotencyKey, resultFileName, extensionFor } from "./api.js";
 import { renderParams, readParams, clearErrors, showParamError } from "./form.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +15,7 @@ function show(view) {
     else t.removeAttribute("aria-current");
   }
   if (view === "history") loadHistory(true);
-  if (view === "admin") loadDead();
+  if (view === "admin") loadAdmin();
 }
 function route() {
   const v = location.hash.replace(/^#/, "") || "single";
@@ -131,6 +131,7 @@ function renderOp() {
   const op = currentOp();
   if (!op) return;
   $("op-summary").textContent = op.summary || "";
+  $("run").textContent = "Run";
   renderParams($("params"), op);
 }
 async function loadOps() {
@@ -176,6 +177,8 @@ function showResult(job) {
   $("download").textContent = `Download result (${resultFileName(job)})`;
   $("result-info").textContent = `${job.operation} · ${job.result.content_type}`;
   $("result").hidden = false;
+  // The form keeps the file, operation and values: edit one and run again.
+  $("run").textContent = "Run again";
 }
 $("job-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -248,6 +251,32 @@ function setCompare() {
   $("compare-range").setAttribute("aria-valuetext", `${v} % original`);
 }
 $("compare-range").addEventListener("input", setCompare);
+// Zoom: fit (the default), 1× (one image pixel per CSS pixel) or 2×; the
+// box scrolls to pan. Radios (arrow keys), or + / − / 0 on the image box.
+const ZOOMS = ["fit", "1", "2"];
+function applyZoom() {
+  const z = document.querySelector('input[name="zoom"]:checked').value;
+  for (const img of [$("after"), $("side-before"), $("side-after")]) {
+    img.style.width = z === "fit" || !img.naturalWidth ? "" : `${img.naturalWidth * Number(z)}px`;
+  }
+  $("zoom-box").classList.toggle("zoomed", z !== "fit");
+  $("zoom-box").classList.toggle("zoom-2", z === "2");
+}
+function setZoom(z) {
+  const r = document.querySelector(`input[name="zoom"][value="${z}"]`);
+  r.checked = true;
+  applyZoom();
+}
+for (const r of document.querySelectorAll('input[name="zoom"]')) r.addEventListener("change", applyZoom);
+for (const id of ["after", "side-before", "side-after"]) $(id).addEventListener("load", applyZoom);
+$("zoom-box").addEventListener("keydown", (e) => {
+  const i = ZOOMS.indexOf(document.querySelector('input[name="zoom"]:checked').value);
+  if (e.key === "+" || e.key === "=") setZoom(ZOOMS[Math.min(i + 1, ZOOMS.length - 1)]);
+  else if (e.key === "-" || e.key === "−") setZoom(ZOOMS[Math.max(i - 1, 0)]);
+  else if (e.key === "0") setZoom("fit");
+  else return;
+  e.preventDefault();
+});
 for (const r of document.querySelectorAll('input[name="view"]')) {
   r.addEventListener("change", () => {
     const side = document.querySelector('input[name="view"]:checked').value === "side";
@@ -259,30 +288,68 @@ for (const r of document.querySelectorAll('input[name="view"]')) {
 }
 
 // ---- batch ----------------------------------------------------------------------
-const batch = { rows: [], running: false };
-function batchRow(file) {
+const batch = { rows: [], running: false, op: null, params: null };
+const IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp"];
+const FINISHED = ["succeeded", "failed", "canceled", "dead", "rejected"];
+const RETRYABLE = ["failed", "canceled", "dead", "rejected"];
+// The files chosen in the multi-file picker or, instead, the folder picker's images.
+function batchFiles() {
+  const folder = [...$("batch-folder").files].filter((f) => IMAGE_TYPES.includes(f.type))
+    .sort((a, b) => a.webkitRelativePath.localeCompare(b.webkitRelativePath));
+  return folder.length ? folder : [...$("batch-files").files];
+}
+function showChosen() {
+  const n = batchFiles().length;
+  $("batch-chosen").textContent = n ? `${n} image(s) chosen` : "";
+}
+// Choosing in one picker replaces what the other held.
+$("batch-files").addEventListener("change", () => { $("batch-folder").value = ""; showChosen(); });
+$("batch-folder").addEventListener("change", () => { $("batch-files").value = ""; showChosen(); });
+const displayName = (file) => file.webkitRelativePath || file.name;
+// "<file stem>-<operation>.<ext>"; a stem seen before in the batch gets "-<row>".
+function batchName(row, job) {
+  const stem = row.file.name.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_.-]+/g, "-") || "image";
+  const op = String(job.operation || "result").replace(/[^A-Za-z0-9_-]+/g, "-");
+  const dup = batch.rows.some((r) => r !== row && r.index < row.index && r.file.name.replace(/\.[^.]*$/, "") === row.file.name.replace(/\.[^.]*$/, ""));
+  return `${stem}${dup ? "-" + (row.index + 1) : ""}-${op}.${extensionFor(job.result ? job.result.content_type : "")}`;
+}
+function batchRow(file, index) {
   const tr = document.createElement("tr");
   const cells = ["file", "state", "progress", "result", "action"].map(() => document.createElement("td"));
-  cells[0].textContent = file.name;
+  cells[0].textContent = displayName(file);
   const prog = document.createElement("progress");
-  prog.max = 100; prog.value = 0; prog.setAttribute("aria-label", `Progress of ${file.name}`);
+  prog.max = 100; prog.value = 0; prog.setAttribute("aria-label", `Progress of ${displayName(file)}`);
   cells[2].append(prog);
   const btn = document.createElement("button");
-  btn.type = "button"; btn.textContent = "Cancel"; btn.setAttribute("aria-label", `Cancel ${file.name}`);
-  cells[4].append(btn);
+  btn.type = "button"; btn.textContent = "Cancel"; btn.setAttribute("aria-label", `Cancel ${displayName(file)}`);
+  const retry = document.createElement("button");
+  retry.type = "button"; retry.textContent = "Retry"; retry.hidden = true; retry.className = "retry";
+  retry.setAttribute("aria-label", `Retry ${displayName(file)}`);
+  cells[4].append(btn, retry);
   tr.append(...cells);
-  const row = { file, tr, cells, prog, btn, job: null, state: "waiting", canceled: false };
+  const row = { file, index, tr, cells, prog, btn, retry, job: null, result: null, state: "waiting", canceled: false };
   btn.addEventListener("click", () => cancelRow(row));
-  setRowState(row, "waiting");
+  retry.addEventListener("click", () => retryRow(row));
   return row;
+}
+function updateBatch() {
+  const done = batch.rows.filter((r) => FINISHED.includes(r.state)).length;
+  const ok = batch.rows.filter((r) => r.state === "succeeded").length;
+  const bad = batch.rows.filter((r) => RETRYABLE.includes(r.state)).length;
+  $("batch-progress").max = Math.max(1, batch.rows.length);
+  $("batch-progress").value = done;
+  $("batch-progress").setAttribute("aria-valuetext", `${done} of ${batch.rows.length} done`);
+  $("batch-status").textContent = `${done} of ${batch.rows.length} done` +
+    (batch.rows.length ? ` (${ok} succeeded${bad ? `, ${bad} to retry` : ""})` : "");
+  $("batch-download").disabled = ok === 0;
 }
 function setRowState(row, s, detail) {
   row.state = s;
   row.cells[1].textContent = detail ? `${s}: ${detail}` : s;
-  const done = batch.rows.filter((r) => ["succeeded", "failed", "canceled", "dead", "rejected"].includes(r.state)).length;
-  $("batch-progress").max = Math.max(1, batch.rows.length);
-  $("batch-progress").value = done;
-  $("batch-status").textContent = `${done} of ${batch.rows.length} done`;
+  const finished = FINISHED.includes(s);
+  row.btn.disabled = finished;
+  row.retry.hidden = !RETRYABLE.includes(s);
+  updateBatch();
 }
 async function cancelRow(row) {
   row.canceled = true;
@@ -290,51 +357,77 @@ async function cancelRow(row) {
   if (!row.job) { setRowState(row, "canceled"); return; }
   try { await cancelJob(row.job.job_id); } catch (err) { handleAuth(err); }
 }
-async function runRow(row, op, params) {
+async function runRow(row) {
   if (row.canceled) return;
   const check = await checkFile(row.file);
-  if (typeof check === "string") { setRowState(row, "rejected", check); row.btn.disabled = true; return; }
+  if (row.canceled) { setRowState(row, "canceled"); return; }
+  if (typeof check === "string") { setRowState(row, "rejected", check); return; }
   try {
-    row.job = await submitJob(op.route, row.file, params, newIdempotencyKey());
+    row.job = await submitJob(batch.op.route, row.file, batch.params, newIdempotencyKey());
     setRowState(row, row.job.status);
     if (row.canceled) await cancelJob(row.job.job_id);
     await new Promise((resolve) => watchJob(row.job.job_id, (d, done) => {
       row.prog.value = Math.round((d.progress || 0) * 100);
-      setRowState(row, d.status, d.error ? d.error.message : "");
+      if (!done) setRowState(row, d.status, d.error ? d.error.message : "");
       if (done) resolve();
     }, resolve));
     const final = await getJson(`/api/v1/jobs/${row.job.job_id}`);
-    setRowState(row, final.status, final.error ? final.error.message : "");
     if (final.status === "succeeded") {
       row.prog.value = 100;
+      row.result = final;
       const a = document.createElement("a");
-      a.href = final.result.url; a.download = resultFileName(final); a.textContent = resultFileName(final);
-      row.cells[3].append(a);
+      a.href = final.result.url; a.download = batchName(row, final); a.textContent = a.download;
+      row.cells[3].replaceChildren(a);
     }
+    setRowState(row, final.status, final.error ? final.error.message : "");
   } catch (err) {
     if (!handleAuth(err)) setRowState(row, "rejected", err.message);
   }
-  row.btn.disabled = true;
+}
+async function retryRow(row) {
+  row.canceled = false;
+  row.job = null;
+  row.result = null;
+  row.prog.value = 0;
+  row.cells[3].replaceChildren();
+  setRowState(row, "waiting");
+  await runRow(row);
+  if (row.state === "succeeded") $("batch-download").focus();
 }
 $("batch-run").addEventListener("click", async () => {
   if (batch.running) return;
-  const files = [...$("batch-files").files];
+  const files = batchFiles();
   const op = currentOp();
   if (!files.length || !op) { $("batch-status").textContent = "Choose images first."; return; }
   batch.running = true;
   $("batch-run").disabled = true;
-  const params = readParams($("params"));
+  batch.op = op;
+  batch.params = readParams($("params"));  // kept for retries
   batch.rows = files.map(batchRow);
   $("batch-table").tBodies[0].replaceChildren(...batch.rows.map((r) => r.tr));
-  setRowState(batch.rows[0], "waiting");
+  for (const r of batch.rows) setRowState(r, "waiting");
   // At most two files in flight (submitted and watched) at a time.
   let next = 0;
-  const worker = async () => { while (next < batch.rows.length) await runRow(batch.rows[next++], op, params); };
+  const worker = async () => { while (next < batch.rows.length) await runRow(batch.rows[next++]); };
   await Promise.all([worker(), worker()]);
   batch.running = false;
   $("batch-run").disabled = false;
 });
 $("batch-cancel").addEventListener("click", () => { for (const r of batch.rows) if (!r.btn.disabled) cancelRow(r); });
+// Download all: each result in turn, named after its file.
+$("batch-download").addEventListener("click", async () => {
+  const done = batch.rows.filter((r) => r.state === "succeeded" && r.result);
+  for (const [i, r] of done.entries()) {
+    const a = document.createElement("a");
+    a.href = r.result.result.url; a.download = batchName(r, r.result); a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    $("batch-status").textContent = `downloading ${i + 1} of ${done.length}`;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  updateBatch();
+});
 
 // ---- history ----------------------------------------------------------------------
 const hist = { cursor: null };
@@ -377,7 +470,7 @@ async function loadDead() {
       const btn = document.createElement("button");
       btn.type = "button"; btn.textContent = "Replay"; btn.setAttribute("aria-label", `Replay ${j.job_id}`);
       btn.addEventListener("click", async () => {
-        try { await sendJson("POST", `/api/v1/admin/jobs/${encodeURIComponent(j.job_id)}/replay`); $("admin-status").textContent = `${j.job_id} replayed`; loadDead(); } catch (err) {
+        try { await sendJson("POST", `/api/v1/admin/jobs/${encodeURIComponent(j.job_id)}/replay`); $("admin-status").textContent = `${j.job_id} replayed`; loadAdmin(); } catch (err) {
           if (!handleAuth(err)) $("admin-status").textContent = err.message;
         }
       });
@@ -391,7 +484,44 @@ async function loadDead() {
     if (!handleAuth(err)) $("admin-status").textContent = err.message;
   }
 }
-$("admin-refresh").addEventListener("click", loadDead);
+const STATES = ["queued", "running", "succeeded", "failed", "canceled", "dead"];
+function headRow(tr, names) {
+  tr.replaceChildren(...names.map((n) => { const th = document.createElement("th"); th.scope = "col"; th.textContent = n; return th; }));
+}
+async function loadQueue() {
+  try {
+    const q = await getJson("/api/v1/admin/queue");
+    const states = [...STATES, ...Object.keys(q.by_state).filter((s) => !STATES.includes(s))];
+    const st = $("queue-state-table");
+    headRow(st.tHead.rows[0], states);
+    st.tBodies[0].rows[0].replaceChildren(...states.map((s) => cell(String(q.by_state[s] || 0))));
+    const ot = $("queue-op-table");
+    headRow(ot.tHead.rows[0], ["Operation", ...states]);
+    ot.tBodies[0].replaceChildren(...Object.entries(q.by_operation).map(([op, counts]) => {
+      const tr = document.createElement("tr");
+      const th = document.createElement("th"); th.scope = "row"; th.textContent = op;
+      tr.append(th, ...states.map((s) => cell(String(counts[s] || 0))));
+      return tr;
+    }));
+  } catch (err) {
+    if (!handleAuth(err)) $("admin-status").textContent = `queue: ${err.message}`;
+  }
+}
+// Workers and models: /readyz (store reachable, workers running) and the
+// operations this server serves (GET /api/v1/operations).
+async function loadReady() {
+  let text;
+  try {
+    const res = await fetch("/readyz", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const body = await res.json().catch(() => ({}));
+    text = res.ok ? "Ready: the job store answers and workers are running." :
+      `Not ready: ${(body.error && body.error.message) || res.status}`;
+  } catch (err) { text = `Not ready: ${err.message}`; }
+  const names = state.ops.map((o) => o.name);
+  $("admin-ready").textContent = `${text} ${names.length} operation(s) served: ${names.join(", ")}.`;
+}
+function loadAdmin() { loadReady(); loadQueue(); return loadDead(); }
+$("admin-refresh").addEventListener("click", loadAdmin);
 
 // ---- start ------------------------------------------------------------------------
 async function start() {

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/admin_queue.h"
 #include "api/image_check.h"
 #include "api/job_json.h"
 #include "api/multipart.h"
@@ -249,6 +250,7 @@ void ApiService::Register(http::Router& router) {
                  [this](const http::Request& req, const http::RequestContext& ctx) { return ListDead(req, ctx); });
   router.AddSync(http::Verb::post, "/api/v1/admin/jobs/{id}/replay",
                  [this](const http::Request& req, const http::RequestContext& ctx) { return Replay(req, ctx); });
+  RegisterAdminQueue(router, store_, [this](const http::Request& req) { return RequireAdmin(req, "the queue view"); });
 }
 
 boost::asio::awaitable<http::Response> ApiService::Submit(const ops::Operation* op, http::Request& req) {

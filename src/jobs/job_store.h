@@ -168,6 +168,8 @@ class JobStore {
   absl::StatusOr<std::vector<Job>> List(const std::string& key_id, std::optional<JobState> state, int limit,
                                         int64_t before_seq);
   absl::StatusOr<std::map<std::string, int64_t>> CountByState();
+  // operation -> state -> count (every state present, 0 when none); job_store_counts.cc.
+  absl::StatusOr<std::map<std::string, std::map<std::string, int64_t>>> CountByStateAndOperation();
   absl::StatusOr<int64_t> QueueDepth();
 
   // Leases the next runnable job (highest priority, oldest first; respecting

@@ -178,6 +178,27 @@ def check_headers(server):
     check("Bearer keys keep working", s == 200, s)
 
 
+def check_admin_queue(server, data_dir):
+    """GET /api/v1/admin/queue: counts per state and operation, admin only."""
+    s, h, body = server.bearer("GET", "/api/v1/admin/queue")
+    q = json.loads(body) if s == 200 else {}
+    check("GET /api/v1/admin/queue answers counts per state and operation", s == 200 and
+          set(q.get("by_state", {})) >= {"queued", "running", "succeeded", "failed", "canceled", "dead"} and
+          q["by_operation"].get("style_comic", {}).get("succeeded", 0) >= 6 and
+          sum(q["by_state"].values()) == sum(sum(v.values()) for v in q["by_operation"].values()), (s, body[:300]))
+    s, _, _ = server.request("GET", "/api/v1/admin/queue")
+    check("admin/queue without a key is 401", s == 401, s)
+    made = subprocess.run([IMAGEN, "keys", "create", "--data-dir", data_dir, "--name", "viewer", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    try:
+        viewer = json.loads(made.stdout)["key"]
+    except ValueError:
+        check("imagen keys create makes a non-admin key", False, made.stderr)
+        return
+    s, _, body = server.request("GET", "/api/v1/admin/queue", headers={"Authorization": "Bearer " + viewer})
+    check("admin/queue with a non-admin key is 403", s == 403, (s, body[:200]))
+
+
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
@@ -223,7 +244,9 @@ def main():
         for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"]:
             opts.add_argument(a)
         opts.add_experimental_option("prefs", {"download.default_directory": downloads,
-                                               "download.prompt_for_download": False})
+                                               "download.prompt_for_download": False,
+                                               # "Download all" saves several files (the user allows it once).
+                                               "profile.default_content_setting_values.automatic_downloads": 1})
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
         driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
@@ -336,11 +359,54 @@ def main():
         a11y("single-side")
         driver.find_element(By.CSS_SELECTOR, 'input[name="view"][value="slider"]').click()
 
+        # Zoom: the radios by keyboard (Fit -> 1x -> 2x), and + / 0 on the image box.
+        def after_size():
+            return driver.execute_script("const i = document.getElementById('after');"
+                                         "return [i.naturalWidth, i.getBoundingClientRect().width];")
+
+        def zoom_value():
+            return driver.execute_script("return document.querySelector('input[name=zoom]:checked').value")
+        driver.find_element(By.CSS_SELECTOR, 'input[name="zoom"][value="fit"]').send_keys(Keys.ARROW_RIGHT)
+        nat, w = after_size()
+        check("zoom 1x by keyboard shows actual pixels", zoom_value() == "1" and abs(w - nat) < 1, (zoom_value(), nat, w))
+        driver.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+        nat, w = after_size()
+        check("zoom 2x doubles the result", zoom_value() == "2" and abs(w - 2 * nat) < 1, (zoom_value(), nat, w))
+        check("the zoomed box scrolls", "zoomed" in by_id("zoom-box").get_attribute("class") and
+              by_id("zoom-box").get_attribute("tabindex") == "0")
+        check("the checkerboard stays behind the result", "checker" in by_id("compare").get_attribute("class"))
+        shots("single-zoom")
+        a11y("single-zoom")
+        by_id("zoom-box").send_keys("0")
+        check("0 on the image box zooms to fit", zoom_value() == "fit" and after_size()[1] <= by_id(
+            "zoom-box").size["width"] + 1, (zoom_value(), after_size()))
+        by_id("zoom-box").send_keys("+")
+        check("+ on the image box zooms in", zoom_value() == "1", zoom_value())
+        by_id("zoom-box").send_keys("0")
+
         # Copy as curl names the route and the Idempotency-Key.
         by_id("copy-curl").click()
         curl = text("curl")
         check("copy as curl gives the route and headers", "/api/v1/images/style/comic" in curl and
               "Idempotency-Key" in curl and "Bearer $IMAGEN_KEY" in curl, curl)
+
+        # Re-run with an edited parameter: the form kept its values; a second job.
+        check("after a result the form keeps the operation and file",
+              Select(by_id("op")).first_selected_option.get_attribute("value") == "style_comic" and
+              by_id("file-info").text != "")
+        before = len(json.loads(server.bearer("GET", "/api/v1/jobs?limit=200")[2])["jobs"])
+        by_id("param-strength").clear()
+        by_id("param-strength").send_keys("0.3")
+        by_id("run").click()
+        wait.until(lambda d: by_id("download").get_attribute("download") != fname and by_id("result").is_displayed())
+        jobs = json.loads(server.bearer("GET", "/api/v1/jobs?limit=200")[2])["jobs"]
+        rerun_id = jobs[0]["job_id"]
+        check("re-run makes a second job with its own id", rerun_id != job_id and len(jobs) == before + 1 and
+              by_id("download").get_attribute("download") == "style_comic-%s.png" % rerun_id,
+              (job_id, rerun_id, before, len(jobs)))
+        check("the second job has the edited parameter", float(jobs[0]["parameters"].get("strength", -1)) == 0.3,
+              jobs[0]["parameters"])
+        check("the form still shows the edited value", by_id("param-strength").get_attribute("value") == "0.3")
 
         # Real models, when installed.
         for op, route_word in (("upscale", "upscale"), ("remove_background", "background")):
@@ -388,6 +454,49 @@ def main():
         rows = driver.find_elements(By.CSS_SELECTOR, "#batch-table tbody tr")
         states = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows]
         check("a batch of 5 succeeds", len(rows) == 5 and all(s == "succeeded" for s in states), states)
+        check("overall progress: the bar is full", by_id("batch-progress").get_attribute("value") == "5" and
+              by_id("batch-progress").get_attribute("max") == "5")
+
+        # Download all: each result in turn, named after its file.
+        by_id("batch-download").click()
+        want = {os.path.join(downloads, "batch%d-style_comic.png" % i): rows[i] for i in range(5)}
+        deadline = time.time() + 30
+        while time.time() < deadline and not all(os.path.exists(p) for p in want):
+            time.sleep(0.1)
+        got_names = sorted(n for n in os.listdir(downloads) if n.startswith("batch"))
+        check("download all saves the 5 results as <file>-<op>.png", all(os.path.exists(p) for p in want), got_names)
+        first = rows[0].find_element(By.CSS_SELECTOR, "td a").get_attribute("href")
+        _, _, expected = server.bearer("GET", first[len(server.url):])
+        p0 = os.path.join(downloads, "batch0-style_comic.png")
+        check("a downloaded batch result is the bytes of GET /result",
+              os.path.exists(p0) and open(p0, "rb").read() == expected and expected)
+
+        # A folder: its images only; canceled at once, then retried per row.
+        folder = os.path.join(tmp, "folder")
+        os.makedirs(folder)
+        for i in range(2):
+            make_png(os.path.join(folder, "shot%d.png" % i), 40, 32 + 8 * i)
+        with open(os.path.join(folder, "notes.txt"), "w") as f:
+            f.write("not an image")
+        by_id("batch-folder").send_keys(folder)
+        wait.until(lambda d: "2 image(s) chosen" in text("batch-chosen"))
+        check("a folder gives its 2 images (not the text file)", True)
+        driver.execute_script("document.getElementById('batch-run').click();"
+                              "document.getElementById('batch-cancel').click();")
+        wait.until(lambda d: "2 of 2 done" in text("batch-status"))
+        rows = driver.find_elements(By.CSS_SELECTOR, "#batch-table tbody tr")
+        states = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows]
+        check("cancel all cancels the folder's rows", states == ["canceled", "canceled"], states)
+        check("the file column names the folder path", rows[0].find_element(By.TAG_NAME, "td").text ==
+              "folder/shot0.png", rows[0].find_element(By.TAG_NAME, "td").text)
+        retry = rows[0].find_element(By.CSS_SELECTOR, "button.retry")
+        check("a canceled row offers Retry", retry.is_displayed())
+        retry.send_keys(Keys.ENTER)
+        wait.until(lambda d: rows[0].find_elements(By.TAG_NAME, "td")[1].text in ("succeeded", "failed", "rejected"))
+        st0 = rows[0].find_elements(By.TAG_NAME, "td")[1].text
+        check("retry runs the row again and it succeeds", st0 == "succeeded", st0)
+        check("overall progress counts the retried row", "1 succeeded, 1 to retry" in text("batch-status"),
+              text("batch-status"))
         shots("batch")
         a11y("batch")
 
@@ -400,6 +509,18 @@ def main():
         driver.find_element(By.CSS_SELECTOR, ".tab[data-view=admin]").click()
         wait.until(lambda d: "dead-lettered" in text("admin-status"))
         check("admin view loads the dead-letter list", True)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue-op-table tbody tr") and text("admin-ready"))
+        op_rows = {r.find_element(By.TAG_NAME, "th").text: [c.text for c in r.find_elements(By.TAG_NAME, "td")]
+                   for r in driver.find_elements(By.CSS_SELECTOR, "#queue-op-table tbody tr")}
+        heads = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#queue-op-table thead th")]
+        comic = dict(zip(heads[1:], op_rows.get("style_comic", [])))
+        check("admin view: jobs per operation and state (style_comic succeeded >= 6)",
+              int(comic.get("succeeded", "0")) >= 6, (heads, op_rows))
+        state_heads = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#queue-state-table thead th")]
+        check("admin view: jobs per state", state_heads[:2] == ["queued", "running"], state_heads)
+        check("admin view: workers ready (from /readyz) and the operations served",
+              text("admin-ready").startswith("Ready") and "style_comic" in text("admin-ready"), text("admin-ready"))
+        check_admin_queue(server, os.path.join(tmp, "data"))
         shots("admin")
         a11y("admin")
 
