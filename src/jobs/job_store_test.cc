@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "jobs/api_keys.h"
 
@@ -11,10 +12,7 @@ namespace {
 class JobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("jobstore_test_" + std::to_string(::getpid()) + "_" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = imagen::testing::FreshTestDir("jobstore_test");
     Reopen();
   }
   void TearDown() override {

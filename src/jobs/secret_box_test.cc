@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_split.h"
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "jobs/api_keys.h"
 #include "jobs/crypto.h"
@@ -46,10 +47,7 @@ class SecretStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ::unsetenv("IMAGEN_SECRET_KEY");
-    dir_ = fs::temp_directory_path() / ("secret_box_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = imagen::testing::FreshTestDir("secret_box");
     Reopen();
   }
   void TearDown() override {

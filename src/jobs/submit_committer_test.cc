@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 
 namespace imagen::jobs {
@@ -72,12 +73,7 @@ class DyingEnv : public EnvWrapper {
 
 class SubmitCommitterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("committer_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = imagen::testing::FreshTestDir("committer_test"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   std::unique_ptr<JobStore> OpenStore() {

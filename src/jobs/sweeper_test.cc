@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "jobs/submit_committer.h"
 
@@ -18,10 +19,7 @@ namespace fs = std::filesystem;
 class SweeperTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sweeper_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = imagen::testing::FreshTestDir("sweeper_test");
     auto s = JobStore::Open((dir_ / "jobs.db").string(), &clock_);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "absl/synchronization/notification.h"
+#include "common/test_dir.h"
 #include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "jobs/api_keys.h"
@@ -20,10 +21,7 @@ namespace fs = std::filesystem;
 class Utf8SafetyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("utf8_safety_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = imagen::testing::FreshTestDir("utf8_safety");
     auto s = JobStore::Open((dir_ / "jobs.db").string(), &clock_);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "absl/synchronization/notification.h"
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "jobs/api_keys.h"
 #include "jobs/job_store.h"
@@ -18,10 +19,7 @@ namespace fs = std::filesystem;
 class WebhookConcurrencyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("webhook_conc_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = imagen::testing::FreshTestDir("webhook_conc");
     auto s = JobStore::Open((dir_ / "jobs.db").string(), &clock_);
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);

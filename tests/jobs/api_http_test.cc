@@ -10,6 +10,7 @@
 #include "api/api_service.h"
 #include "api/metrics_access.h"
 #include "boost/beast/websocket.hpp"
+#include "common/test_dir.h"
 #include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "http/server.h"
@@ -37,10 +38,7 @@ using testing::TinyPng;
 class ApiHttpTest : public ::testing::Test {
  protected:
   void Start(api::ApiOptions options = {}, int workers = 1, uint64_t body_limit = 1 << 20) {
-    dir_ = fs::temp_directory_path() / ("jobs_api_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = imagen::testing::FreshTestDir("jobs_api");
     store_ = std::move(*JobStore::Open((dir_ / "jobs.db").string(), Clock::Real()));
     store_->SetListener([this](const Job& j) { events_.Publish(j); });
     blobs_ = std::make_unique<BlobStore>(Env::Default(), (dir_ / "blobs").string());

@@ -4,6 +4,7 @@
 // written, transient and permanent operation errors.
 #include <filesystem>
 
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "jobs/blob_store.h"
 #include "jobs/job_events.h"
@@ -112,12 +113,7 @@ class FullDiskEnv : public EnvWrapper {
 
 class FaultTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("jobs_fault_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = imagen::testing::FreshTestDir("jobs_fault"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   std::unique_ptr<JobStore> OpenStore() {

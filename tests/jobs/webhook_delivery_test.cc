@@ -3,6 +3,7 @@
 // signatures verified with the Standard Webhooks algorithm.
 #include <filesystem>
 
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "jobs/api_keys.h"
 #include "jobs/crypto.h"
@@ -19,10 +20,7 @@ namespace fs = std::filesystem;
 class WebhookDeliveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("jobs_webhook_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = imagen::testing::FreshTestDir("jobs_webhook");
     auto s = JobStore::Open((dir_ / "jobs.db").string(), &clock_);
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
