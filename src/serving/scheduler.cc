@@ -140,6 +140,15 @@ void Scheduler::Dispatch() {
   }
 }
 
+bool Scheduler::idle() const {
+  absl::MutexLock l(&mu_);
+  if (!queue_.empty()) return false;
+  for (const auto& slot : slots_) {
+    if (slot->busy || !slot->work.empty()) return false;
+  }
+  return true;
+}
+
 void Scheduler::RunAndRelease(int instance, Batch batch) {
   int64_t t0 = SteadyMicros();
   execute_(instance, std::move(batch));

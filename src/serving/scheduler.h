@@ -53,6 +53,8 @@ class Scheduler {
   // Refuses new requests, runs everything queued, joins the threads.
   void Stop();
   size_t queued() const;
+  // True when no instance is running or holds work and nothing is queued.
+  bool idle() const;
 
  private:
   struct Slot {

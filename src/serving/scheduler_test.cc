@@ -27,16 +27,22 @@ class Harness {
             },
             [](std::unique_ptr<QueuedRequest>, absl::Status) {}, Clock::Real()) {}
 
-  // Enqueues one request and returns once it has run (or after 5 s).
+  // Enqueues one request and returns once it has run and the scheduler has
+  // released its instance and recorded its time (or after 5 s), so the next
+  // request sees the decision this one led to.
   void RunOne() {
     size_t before = Executions();
     Enqueue();
-    absl::MutexLock l(&mu_);
-    auto ran = [&] {
-      mu_.AssertHeld();
-      return threads_.size() > before;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&ran), absl::Seconds(5));
+    {
+      absl::MutexLock l(&mu_);
+      auto ran = [&] {
+        mu_.AssertHeld();
+        return threads_.size() > before;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ran), absl::Seconds(5));
+    }
+    absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (!scheduler_.idle() && absl::Now() < deadline) absl::SleepFor(absl::Microseconds(100));
   }
   void Enqueue() {
     auto r = std::make_unique<QueuedRequest>();
