@@ -5,28 +5,19 @@
 #include <filesystem>
 #include <set>
 
-#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "jobs/api_keys.h"
 #include "jobs/job_store.h"
+#include "jobs/test_store.h"
 
 namespace imagen::jobs {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TenancyTest : public ::testing::Test {
+class TenancyTest : public testing::StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = imagen::testing::FreshTestDir("tenancy_test");
-    auto s = JobStore::Open((dir_ / "jobs.db").string(), &clock_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  TenancyTest() : StoreTest("tenancy_test") {}
   ApiKey Key(const std::string& name, KeyOptions o = {}) {
     o.name = name;
     auto k = CreateApiKey(store_.get(), o);
@@ -49,9 +40,6 @@ class TenancyTest : public ::testing::Test {
     return l.ok() && l->has_value() ? **l : Job{};
   }
 
-  FakeClock clock_;
-  fs::path dir_;
-  std::unique_ptr<JobStore> store_;
   std::map<std::string, std::string> tokens_;
 };
 

@@ -4,13 +4,13 @@
 #include <filesystem>
 
 #include "absl/synchronization/notification.h"
-#include "common/test_dir.h"
 #include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "jobs/api_keys.h"
 #include "jobs/blob_store.h"
 #include "jobs/job_store.h"
 #include "jobs/submit_committer.h"
+#include "jobs/test_store.h"
 #include "nlohmann/json.hpp"
 
 namespace imagen::jobs {
@@ -18,21 +18,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Utf8SafetyTest : public ::testing::Test {
+class Utf8SafetyTest : public testing::StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = imagen::testing::FreshTestDir("utf8_safety");
-    auto s = JobStore::Open((dir_ / "jobs.db").string(), &clock_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  FakeClock clock_;
-  fs::path dir_;
-  std::unique_ptr<JobStore> store_;
+  Utf8SafetyTest() : StoreTest("utf8_safety") {}
 };
 
 TEST_F(Utf8SafetyTest, NonUtf8ErrorInWebhookPayloadDoesNotAbort) {
